@@ -1,0 +1,226 @@
+//! Bags (windows of lines) over chronological segments of log files.
+//!
+//! A bag's label is the max of its line labels (paper eq. 2). Line labels are
+//! kept beside the bags for evaluation only: [`crate::train`] reads tokens
+//! and bag labels, nothing else.
+
+use std::ops::Range;
+
+use needle_model_def::{Featurizer, ModelConfig};
+
+use crate::read::LogFile;
+
+/// How lines are grouped into bags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Windowing {
+    /// `window` consecutive lines every `stride` lines (paper eq. 1); a last
+    /// bag ends at the segment's end so no line is left out.
+    Count {
+        /// Lines per bag `W`.
+        window: usize,
+        /// Lines between bag starts `s`.
+        stride: usize,
+    },
+    /// Tumbling windows of `seconds` by the lines' timestamps, each cut into
+    /// bags of at most `max_lines` lines.
+    Time {
+        /// Window length in seconds.
+        seconds: i64,
+        /// Longest bag (the model's `W`).
+        max_lines: usize,
+    },
+}
+
+/// Count windows over `n` lines. Empty when `n == 0`; one short bag when
+/// `n < window`.
+pub fn count_windows(n: usize, window: usize, stride: usize) -> Vec<Range<usize>> {
+    let window = window.max(1);
+    let stride = stride.clamp(1, window);
+    if n <= window {
+        return if n == 0 { Vec::new() } else { vec![0..n] };
+    }
+    let mut bags: Vec<Range<usize>> = (0..=n - window)
+        .step_by(stride)
+        .map(|s| s..s + window)
+        .collect();
+    if bags.last().is_some_and(|b| b.end < n) {
+        bags.push(n - window..n);
+    }
+    bags
+}
+
+/// Tumbling time windows; a line without a timestamp belongs to the window
+/// of the line before it.
+pub fn time_windows(
+    timestamps: &[Option<i64>],
+    seconds: i64,
+    max_lines: usize,
+) -> Vec<Range<usize>> {
+    let seconds = seconds.max(1);
+    let max_lines = max_lines.max(1);
+    let mut bags = Vec::new();
+    let mut start = 0usize;
+    let mut window_start: Option<i64> = None;
+    for (i, ts) in timestamps.iter().enumerate() {
+        let new_window = match (window_start, ts) {
+            (Some(w0), Some(t)) => *t < w0 || *t >= w0 + seconds,
+            (None, Some(_)) => i > start,
+            _ => false,
+        };
+        if new_window || i - start == max_lines {
+            bags.push(start..i);
+            start = i;
+        }
+        if new_window || window_start.is_none() {
+            window_start = ts.or(window_start);
+        }
+    }
+    if start < timestamps.len() {
+        bags.push(start..timestamps.len());
+    }
+    bags
+}
+
+/// A featurized line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineFeatures {
+    /// Token buckets (at most `max_tokens`).
+    pub tokens: Vec<u16>,
+    /// Ground truth, for evaluation only.
+    pub label: Option<bool>,
+    /// Which file (index into [`BagSet::files`]) and line.
+    pub file: usize,
+    /// 1-based line number in that file.
+    pub line_no: usize,
+}
+
+/// A bag: a range of [`BagSet::lines`] and its label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bag {
+    /// Lines of the bag, indices into [`BagSet::lines`].
+    pub lines: Range<usize>,
+    /// `max` of the line labels, `None` for unlabelled input.
+    pub label: Option<bool>,
+}
+
+impl Bag {
+    /// Whether the bag is labelled anomalous.
+    pub fn is_positive(&self) -> bool {
+        self.label == Some(true)
+    }
+}
+
+/// Featurized lines of one split and the bags over them.
+#[derive(Debug, Clone, Default)]
+pub struct BagSet {
+    /// Files the lines came from.
+    pub files: Vec<String>,
+    /// Every line of the split, in order.
+    pub lines: Vec<LineFeatures>,
+    /// Bags over `lines`; none crosses a segment boundary.
+    pub bags: Vec<Bag>,
+}
+
+impl BagSet {
+    /// Adds lines `range` of `file` as one chronological segment and bags it.
+    pub fn add_segment(
+        &mut self,
+        file: &LogFile,
+        range: Range<usize>,
+        windowing: Windowing,
+        featurizer: &Featurizer,
+    ) {
+        let name = file.path.display().to_string();
+        let file_idx = match self.files.iter().position(|f| *f == name) {
+            Some(i) => i,
+            None => {
+                self.files.push(name);
+                self.files.len() - 1
+            }
+        };
+        let base = self.lines.len();
+        let max_tokens = usize::from(featurizer.config().max_tokens);
+        let mut scratch = vec![0u16; max_tokens];
+        let segment = &file.lines[range];
+        for line in segment {
+            let n = featurizer.featurize(&line.text, &mut scratch);
+            self.lines.push(LineFeatures {
+                tokens: scratch[..n].to_vec(),
+                label: line.label,
+                file: file_idx,
+                line_no: line.line_no,
+            });
+        }
+        let windows = match windowing {
+            Windowing::Count { window, stride } => count_windows(segment.len(), window, stride),
+            Windowing::Time { seconds, max_lines } => {
+                let ts: Vec<Option<i64>> = segment.iter().map(|l| l.timestamp).collect();
+                time_windows(&ts, seconds, max_lines)
+            }
+        };
+        for w in windows {
+            let lines = base + w.start..base + w.end;
+            let label = self.lines[lines.clone()]
+                .iter()
+                .map(|l| l.label)
+                .try_fold(false, |acc, l| l.map(|l| acc || l));
+            self.bags.push(Bag { lines, label });
+        }
+    }
+
+    /// Number of positive bags.
+    pub fn positives(&self) -> usize {
+        self.bags.iter().filter(|b| b.is_positive()).count()
+    }
+}
+
+/// The windowing a model config implies.
+pub fn default_windowing(config: &ModelConfig) -> Windowing {
+    Windowing::Count {
+        window: usize::from(config.window),
+        stride: usize::from(config.stride),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_windows_cover_every_line_including_tail() {
+        for n in 1..100 {
+            let bags = count_windows(n, 8, 3);
+            let mut seen = vec![false; n];
+            for b in &bags {
+                assert!(b.len() <= 8);
+                for i in b.clone() {
+                    seen[i] = true;
+                }
+            }
+            assert!(seen.iter().all(|&s| s), "n = {n}");
+            assert_eq!(bags.last().unwrap().end, n);
+        }
+    }
+
+    #[test]
+    fn count_windows_follow_eq_1() {
+        assert_eq!(count_windows(10, 4, 2), vec![0..4, 2..6, 4..8, 6..10]);
+        assert_eq!(count_windows(11, 4, 4), vec![0..4, 4..8, 7..11]);
+    }
+
+    #[test]
+    fn time_windows_split_by_time_and_size() {
+        let ts = [
+            Some(0),
+            Some(5),
+            None,
+            Some(12),
+            Some(13),
+            Some(14),
+            Some(40),
+        ];
+        assert_eq!(time_windows(&ts, 10, 8), vec![0..3, 3..6, 6..7]);
+        assert_eq!(time_windows(&ts, 10, 2), vec![0..2, 2..3, 3..5, 5..6, 6..7]);
+    }
+}
