@@ -28,6 +28,6 @@ pub use config::{ConfigError, FeaturizerConfig, ModelConfig};
 pub use featurize::Featurizer;
 #[cfg(feature = "burn")]
 pub use model::{
-    entropy, min_entropy_heads, BagBatch, EncoderLayer, LogMilp, LogMilpOutput, ASSIGN_TEMPERATURE,
-    DROPOUT,
+    entropy, min_entropy_heads, parameter_values, BagBatch, EncoderLayer, LogMilp, LogMilpOutput,
+    ASSIGN_TEMPERATURE, DROPOUT,
 };

@@ -207,7 +207,8 @@ impl<B: Backend> LogMilp<B> {
         // 0 for real lines, MASK_NEG for padding.
         let pad_bias = line_mask.clone().neg().add_scalar(1.0).mul_scalar(MASK_NEG);
 
-        let mut h = self.projection.forward(x);
+        let lines_own = self.projection.forward(x);
+        let mut h = lines_own.clone();
         let key_bias = pad_bias.clone().reshape([b, 1, 1, w]);
         for layer in &self.layers {
             h = layer.forward(h, key_bias.clone());
@@ -255,7 +256,11 @@ impl<B: Backend> LogMilp<B> {
         let gain = self.pool_bias_gain.val().reshape([1, 1, k]);
         let logits = scores + bias.unsqueeze_dim::<3>(2) * gain + pad_bias.unsqueeze_dim::<3>(2);
         let attention = softmax(logits.swap_dims(1, 2), 2); // [B,K,W]
-        let pooled = attention.clone().matmul(z).reshape([b, k * dh]);
+                                                            // Values are each line's own projection, not its contextual encoding:
+                                                            // the encoder decides *where* to look, but the classifier only sees
+                                                            // what the attended lines say, so attention must land on the lines
+                                                            // that carry the anomaly (docs/model.md, "Pooling values").
+        let pooled = attention.clone().matmul(lines_own).reshape([b, k * dh]);
 
         let stats = Tensor::cat(
             alloc::vec![
@@ -278,6 +283,22 @@ impl<B: Backend> LogMilp<B> {
             v_bag,
         }
     }
+}
+
+/// Every float parameter of `model`, flattened in visiting order: compares
+/// two models by value (burn records also carry random parameter ids, so
+/// their bytes differ between identical models).
+pub fn parameter_values<B: Backend>(model: &LogMilp<B>) -> Vec<f32> {
+    struct Collect(Vec<f32>);
+    impl<B: Backend> burn::module::ModuleVisitor<B> for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let data = param.val().into_data().convert::<f32>();
+            self.0.extend(data.iter::<f32>());
+        }
+    }
+    let mut c = Collect(Vec::new());
+    model.visit(&mut c);
+    c.0
 }
 
 fn l2_normalize<B: Backend>(t: Tensor<B, 3>) -> Tensor<B, 3> {

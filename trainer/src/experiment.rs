@@ -382,6 +382,47 @@ fn write_err(path: &Path, e: impl std::fmt::Display) -> RunError {
     }
 }
 
+/// Writes one JSON object per test bag: its lines, score, flag, and the
+/// min-entropy head's top lines with their attention, text and true label.
+fn write_predictions(
+    path: &Path,
+    set: &BagSet,
+    preds: &[BagPrediction],
+    threshold: f64,
+) -> Result<(), RunError> {
+    use std::io::Write;
+    let file = fs::File::create(path).map_err(|e| write_err(path, e))?;
+    let mut out = std::io::BufWriter::new(file);
+    for (bag, p) in set.bags.iter().zip(preds) {
+        let lines = &set.lines[bag.lines.clone()];
+        let top: Vec<serde_json::Value> = ranked(&p.attention)
+            .into_iter()
+            .take(3)
+            .map(|i| {
+                serde_json::json!({
+                    "line": lines[i].line_no,
+                    "weight": p.attention[i],
+                    "label": lines[i].label,
+                })
+            })
+            .collect();
+        let row = serde_json::json!({
+            "file": set.files.get(lines[0].file),
+            "first_line": lines[0].line_no,
+            "last_line": lines[lines.len() - 1].line_no,
+            "score": p.prob,
+            "perturbed_score": p.pert_prob,
+            "anomalous": p.prob >= threshold,
+            "label": bag.label,
+            "anomalous_lines": lines.iter().filter(|l| l.label == Some(true)).map(|l| l.line_no).collect::<Vec<_>>(),
+            "head": p.head,
+            "top": top,
+        });
+        writeln!(out, "{row}").map_err(|e| write_err(path, e))?;
+    }
+    out.flush().map_err(|e| write_err(path, e))
+}
+
 /// Saves a model and its metadata into `dir`.
 pub fn save_checkpoint<B: Backend>(
     dir: &Path,
@@ -530,6 +571,12 @@ pub fn run_loaded<B: AutodiffBackend>(
         },
         options: request.options,
     };
+    write_predictions(
+        &request.out.join("test_predictions.jsonl"),
+        &splits.test,
+        &test_preds,
+        threshold,
+    )?;
     let report_path = request.out.join("report.json");
     let json = serde_json::to_string_pretty(&report).map_err(|e| write_err(&report_path, e))?;
     fs::write(&report_path, json + "\n").map_err(|e| write_err(&report_path, e))?;
