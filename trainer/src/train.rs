@@ -199,13 +199,22 @@ fn zero_key_lines<B: Backend>(x: Tensor<B, 3>, key: &[usize], device: &B::Device
     x * Tensor::<B, 3>::from_data(TensorData::new(keep, [b, w, 1]), device)
 }
 
-struct StepLosses<B: Backend> {
-    total: Tensor<B, 1>,
-    cls: Tensor<B, 1>,
-    con: Option<Tensor<B, 1>>,
+/// The loss terms of one training step (Algorithm 1, lines 2–15).
+pub struct StepLosses<B: Backend> {
+    /// L_total = L_cls + λ_p L_proto + λ_a L_attn + λ_c L_con.
+    pub total: Tensor<B, 1>,
+    /// Focal loss.
+    pub cls: Tensor<B, 1>,
+    /// Prototype loss.
+    pub proto: Tensor<B, 1>,
+    /// Attention-entropy loss.
+    pub attn: Tensor<B, 1>,
+    /// Consistency loss; `None` without positive bags or with consistency off.
+    pub con: Option<Tensor<B, 1>>,
 }
 
-fn step_losses<B: Backend>(
+/// Computes every loss term of one step on `batch` with bag `labels`.
+pub fn step_losses<B: Backend>(
     model: &LogMilp<B>,
     batch: &BagBatch<B>,
     labels: &[bool],
@@ -256,7 +265,9 @@ fn step_losses<B: Backend>(
         .div_scalar((window as f32).ln().max(1e-6))
         .mean();
 
-    let mut total = cls.clone() + proto.mul_scalar(l.lambda_proto) + attn.mul_scalar(l.lambda_attn);
+    let mut total = cls.clone()
+        + proto.clone().mul_scalar(l.lambda_proto)
+        + attn.clone().mul_scalar(l.lambda_attn);
 
     let mut con = None;
     if opts.consistency && n_pos > 0 {
@@ -281,7 +292,13 @@ fn step_losses<B: Backend>(
         total = total + term.clone().mul_scalar(l.lambda_con);
         con = Some(term);
     }
-    StepLosses { total, cls, con }
+    StepLosses {
+        total,
+        cls,
+        proto,
+        attn,
+        con,
+    }
 }
 
 fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
