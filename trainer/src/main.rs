@@ -105,8 +105,12 @@ fn request(args: &TrainArgs) -> Result<Request> {
     let (train, test, out) = if args.train.is_empty() && args.test.is_empty() {
         let data = bundled_data();
         (
-            vec![data.join("bgl/BGL_4k.log")],
-            vec![data.join("bgl/BGL_2k.log")],
+            vec![
+                data.join("bgl/BGL_2k.log"),
+                data.join("bgl/BGL_4k.log"),
+                data.join("bgl/BGL_6k.log"),
+            ],
+            vec![data.join("bgl/BGL_8k.log")],
             args.out
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("out/default")),
