@@ -173,3 +173,20 @@ fn test_without_train_is_a_usage_error() {
         .unwrap();
     assert_clean_failure(&o, "--test was given without --train");
 }
+
+#[test]
+fn time_windows_train_and_report() {
+    let dir = scratch("time_windows");
+    let out = dir.join("out");
+    let o = train(
+        &data("bgl/BGL_4k.log"),
+        &data("bgl/BGL_2k.log"),
+        &out,
+        &["--window-seconds", "21600"],
+    );
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["data"]["windowing"]["kind"], "time");
+    assert!(report["data"]["test_bags"].as_u64().unwrap() > 0);
+}
