@@ -3,6 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Temperature τ of the soft prototype assignment behind `E_bag`
+/// (docs/model.md). A constant of the method, shared by trainer and runtime.
+pub const ASSIGN_TEMPERATURE: f32 = 0.1;
+
 /// How a raw log line becomes a list of hashed token buckets.
 ///
 /// Everything the device needs to reproduce the trainer's input lives here,

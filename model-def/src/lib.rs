@@ -16,18 +16,19 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-#[cfg(feature = "burn")]
+#[cfg(feature = "alloc")]
 extern crate alloc;
 
 mod config;
 mod featurize;
+pub mod format;
 #[cfg(feature = "burn")]
 mod model;
 
-pub use config::{ConfigError, FeaturizerConfig, ModelConfig};
+pub use config::{ConfigError, FeaturizerConfig, ModelConfig, ASSIGN_TEMPERATURE};
 pub use featurize::Featurizer;
 #[cfg(feature = "burn")]
 pub use model::{
-    entropy, min_entropy_heads, parameter_values, BagBatch, EncoderLayer, LogMilp, LogMilpOutput,
-    ASSIGN_TEMPERATURE, DROPOUT,
+    entropy, min_entropy_heads, parameter_values, BagBatch, EncoderLayer, FloatEncoderLayer,
+    FloatLinear, FloatNorm, FloatWeights, LogMilp, LogMilpOutput, DROPOUT,
 };

@@ -25,14 +25,12 @@ use burn::tensor::activation::{relu, sigmoid, softmax, tanh};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 
-use crate::config::ModelConfig;
+use crate::config::{ModelConfig, ASSIGN_TEMPERATURE};
 
 /// Added to attention logits of padded lines so they get no weight.
 const MASK_NEG: f32 = -1.0e4;
 /// Keeps `log` and `sqrt` finite at zero.
 const EPS: f32 = 1.0e-6;
-/// Temperature of the soft prototype assignment behind `E_bag`.
-pub const ASSIGN_TEMPERATURE: f32 = 0.1;
 /// Dropout inside the encoder during training (ignored at inference).
 pub const DROPOUT: f64 = 0.1;
 
@@ -299,6 +297,120 @@ pub fn parameter_values<B: Backend>(model: &LogMilp<B>) -> Vec<f32> {
     let mut c = Collect(Vec::new());
     model.visit(&mut c);
     c.0
+}
+
+/// A linear layer's f32 weights, transposed to `out × in` row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FloatLinear {
+    /// Output channels.
+    pub out: usize,
+    /// Inputs.
+    pub inputs: usize,
+    /// `out * inputs` weights, row `o` holds output `o`'s weights.
+    pub weight: Vec<f32>,
+    /// `out` biases (zeros when the layer has none).
+    pub bias: Vec<f32>,
+}
+
+/// A LayerNorm's f32 parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FloatNorm {
+    /// Scale γ.
+    pub gamma: Vec<f32>,
+    /// Shift β (zeros when absent).
+    pub beta: Vec<f32>,
+}
+
+/// One encoder layer's f32 weights.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
+pub struct FloatEncoderLayer {
+    pub norm_attn: FloatNorm,
+    pub query: FloatLinear,
+    pub key: FloatLinear,
+    pub value: FloatLinear,
+    pub output: FloatLinear,
+    pub norm_ff: FloatNorm,
+    pub ff_in: FloatLinear,
+    pub ff_out: FloatLinear,
+}
+
+/// Every weight of a [`LogMilp`] as host f32 arrays, in the layout the model
+/// file uses; what the exporter quantizes.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
+pub struct FloatWeights {
+    /// `buckets × embed_dim`, row-major.
+    pub embedding: Vec<f32>,
+    pub projection: FloatLinear,
+    pub layers: Vec<FloatEncoderLayer>,
+    pub norm_out: FloatNorm,
+    /// `prototypes × hidden`, row-major.
+    pub prototypes: Vec<f32>,
+    pub pool_hidden: FloatLinear,
+    pub pool_score: FloatLinear,
+    pub pool_bias_gain: Vec<f32>,
+    pub classifier_hidden: FloatLinear,
+    pub classifier_out: FloatLinear,
+}
+
+fn host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().iter::<f32>().collect()
+}
+
+fn float_linear<B: Backend>(l: &Linear<B>) -> FloatLinear {
+    let [inputs, out] = l.weight.val().dims();
+    let w = host(l.weight.val().transpose());
+    let bias = l
+        .bias
+        .as_ref()
+        .map_or_else(|| alloc::vec![0.0; out], |b| host(b.val()));
+    FloatLinear {
+        out,
+        inputs,
+        weight: w,
+        bias,
+    }
+}
+
+fn float_norm<B: Backend>(n: &LayerNorm<B>) -> FloatNorm {
+    let gamma = host(n.gamma.val());
+    let beta = n
+        .beta
+        .as_ref()
+        .map_or_else(|| alloc::vec![0.0; gamma.len()], |b| host(b.val()));
+    FloatNorm { gamma, beta }
+}
+
+impl<B: Backend> LogMilp<B> {
+    /// Copies every weight to the host, in the model file's layout.
+    pub fn float_weights(&self) -> FloatWeights {
+        FloatWeights {
+            embedding: host(self.embedding.weight.val()),
+            projection: float_linear(&self.projection),
+            layers: self
+                .layers
+                .iter()
+                .map(|l| FloatEncoderLayer {
+                    norm_attn: float_norm(&l.norm_attn),
+                    query: float_linear(&l.query),
+                    key: float_linear(&l.key),
+                    value: float_linear(&l.value),
+                    output: float_linear(&l.output),
+                    norm_ff: float_norm(&l.norm_ff),
+                    ff_in: float_linear(&l.ff_in),
+                    ff_out: float_linear(&l.ff_out),
+                })
+                .collect(),
+            norm_out: float_norm(&self.norm_out),
+            prototypes: host(self.prototypes.val()),
+            pool_hidden: float_linear(&self.pool_hidden),
+            pool_score: float_linear(&self.pool_score),
+            pool_bias_gain: host(self.pool_bias_gain.val()),
+            classifier_hidden: float_linear(&self.classifier_hidden),
+            classifier_out: float_linear(&self.classifier_out),
+        }
+    }
 }
 
 fn l2_normalize<B: Backend>(t: Tensor<B, 3>) -> Tensor<B, 3> {

@@ -1,1 +1,41 @@
+//! The needle device runtime: loads an int8 model file written by
+//! `needle-train export`, scores windows (bags) of raw log lines and points
+//! at the lines that made a window anomalous.
+//!
+//! `no_std`, no allocator: the model borrows its weights from the file
+//! bytes, scratch memory comes from the caller ([`Model::scratch_len`]
+//! values), and the streaming window has its capacity in its type. It
+//! validates everything at load and does not panic on any model bytes or any
+//! line bytes. With the `std` feature it also builds the `needle` CLI.
+//!
+//! ```no_run
+//! use needle_runtime::{BagScorer, LineStream, Model};
+//! # let bytes: &[u8] = &[];
+//! let model = Model::from_bytes(bytes)?;
+//! let mut scratch = [0f32; 16 * 1024];
+//! let scorer = BagScorer::new(&model, &mut scratch)?;
+//! let mut stream = LineStream::<32, 40>::new(scorer)?;
+//! for line in [b"RAS KERNEL FATAL data TLB error interrupt".as_slice()] {
+//!     if let Some(bag) = stream.push(line) {
+//!         // bag.score.probability, bag.score.anomalous, bag.score.top
+//!     }
+//! }
+//! let tail = stream.finish();
+//! # Ok::<(), Box<dyn core::error::Error>>(())
+//! ```
 #![no_std]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod error;
+mod kernels;
+mod model_file;
+mod scorer;
+mod stream;
+
+pub use error::{LoadError, SetupError};
+pub use kernels::{embedding_bag_i8, entropy, layer_norm, linear_i8, softmax_in_place, LinearI8};
+pub use model_file::{Model, MAX_TOKENS, MAX_TOP_K, MAX_WINDOW};
+pub use needle_model_def::{format, Featurizer, ModelConfig};
+pub use scorer::{BagScore, BagScorer, TopLine};
+pub use stream::{BagResult, LineStream};

@@ -29,6 +29,36 @@ enum Command {
     ///
     /// With no data arguments it trains on the bundled BGL sample (data/).
     Train(TrainArgs),
+    /// Quantize a checkpoint to an int8 model file for the device runtime.
+    Export(ExportArgs),
+    /// Score labelled data through the int8 runtime and report the training metrics.
+    Eval(EvalArgs),
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// Checkpoint directory written by `train --out`.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Model file to write.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// Model file written by `export`.
+    #[arg(long)]
+    model: PathBuf,
+    /// Labelled log file(s) to score.
+    #[arg(long, num_args = 1.., required = true)]
+    data: Vec<PathBuf>,
+    /// Where to write the report.
+    #[arg(long)]
+    out: PathBuf,
+    /// Label convention of the files.
+    #[arg(long, value_enum, default_value = "auto")]
+    format: LogFormat,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -245,9 +275,43 @@ fn print_summary(r: &Report, out: &Path) {
     println!("  wrote {}/report.json and the checkpoint", out.display());
 }
 
+fn export(args: &ExportArgs) -> Result<()> {
+    type B = burn::backend::NdArray<f32>;
+    let device = burn::backend::ndarray::NdArrayDevice::Cpu;
+    let (model, meta) = needle_trainer::experiment::load_checkpoint::<B>(&args.checkpoint, &device)?;
+    let bytes = needle_trainer::export::export(&meta.config, meta.threshold as f32, &model.float_weights())?;
+    // Read it back through the runtime before writing: never ship a file it rejects.
+    needle_runtime::Model::from_bytes(&bytes).context("the exported model does not load")?;
+    std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "wrote {} ({} bytes, threshold {:.4}, from epoch {})",
+        args.out.display(),
+        bytes.len(),
+        meta.threshold,
+        meta.epoch
+    );
+    Ok(())
+}
+
+fn eval(args: &EvalArgs) -> Result<()> {
+    let report = needle_trainer::runtime_eval::eval(&args.model, &args.data, args.format)?;
+    let json = serde_json::to_string_pretty(&report)?;
+    std::fs::write(&args.out, json + "\n").with_context(|| format!("writing {}", args.out.display()))?;
+    let sr = report.instance.sr.unwrap_or(f64::NAN);
+    println!(
+        "{} bags ({} anomalous): AUC-ROC {:.4} AUC-PR {:.4} P {:.4} R {:.4} F1 {:.4} | Loc@1 {:.4} Loc@3 {:.4} SR {:.4}",
+        report.bags, report.positive_bags, report.bag.auc_roc, report.bag.auc_pr, report.bag.precision,
+        report.bag.recall, report.bag.f1, report.instance.loc_at_1, report.instance.loc_at_3, sr
+    );
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Export(args) => export(args),
+        Command::Eval(args) => eval(args),
         Command::Train(args) => request(args).and_then(|req| {
             let report = run_on_device(&req, args.device)?;
             if args.json {

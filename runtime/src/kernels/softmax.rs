@@ -1,0 +1,46 @@
+/// Numerically stable softmax in place (max subtracted, `libm::expf`).
+pub fn softmax_in_place(values: &mut [f32]) {
+    let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0f32;
+    for v in values.iter_mut() {
+        *v = libm::expf(*v - max);
+        sum += *v;
+    }
+    if sum > 0.0 {
+        for v in values.iter_mut() {
+            *v /= sum;
+        }
+    }
+}
+
+/// Shannon entropy (nats) of a probability row; zero terms contribute 0.
+pub fn entropy(row: &[f32]) -> f32 {
+    row.iter()
+        .filter(|&&a| a > 0.0)
+        .map(|&a| -a * libm::logf(a))
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_of_equal_values_is_uniform() {
+        let mut v = [3.0; 4];
+        softmax_in_place(&mut v);
+        assert_eq!(v, [0.25; 4]);
+    }
+
+    #[test]
+    fn softmax_survives_huge_inputs() {
+        let mut v = [1.0e30, -1.0e30, 0.0];
+        softmax_in_place(&mut v);
+        assert_eq!(v, [1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn entropy_of_one_hot_is_zero() {
+        assert_eq!(entropy(&[0.0, 1.0, 0.0]), 0.0);
+    }
+}

@@ -1,0 +1,306 @@
+//! Loading and validating a model file: everything is checked once here, so
+//! scoring never meets a size it did not expect.
+
+use needle_model_def::format::{
+    checksum, ModelBody, Norm, QLinear, QMatrix, FORMAT_VERSION, HEADER_LEN, MAGIC, TRAILER_LEN,
+};
+use needle_model_def::ModelConfig;
+
+use crate::error::LoadError;
+use crate::kernels::{f32s, LinearI8};
+
+/// Largest bag this runtime scores (bounds the stack-free scratch layout).
+pub const MAX_WINDOW: usize = 256;
+/// Largest `top_k` this runtime reports.
+pub const MAX_TOP_K: usize = 16;
+/// Largest number of prototypes / pooling heads.
+pub const MAX_HEADS: usize = 64;
+/// Largest token budget per line (the featurizer's own maximum).
+pub const MAX_TOKENS: usize = needle_model_def::FeaturizerConfig::MAX_TOKENS as usize;
+
+/// A validated model, borrowing its weights from the file bytes.
+#[derive(Debug, Clone)]
+pub struct Model<'a> {
+    body: ModelBody<'a>,
+}
+
+fn need_len(tensor: &'static str, got: usize, expected: usize) -> Result<(), LoadError> {
+    if got == expected {
+        Ok(())
+    } else {
+        Err(LoadError::Shape {
+            tensor,
+            expected,
+            got,
+        })
+    }
+}
+
+fn finite(tensor: &'static str, bytes: &[u8]) -> Result<(), LoadError> {
+    if f32s(bytes).all(f32::is_finite) {
+        Ok(())
+    } else {
+        Err(LoadError::NonFinite { tensor })
+    }
+}
+
+fn check_matrix(tensor: &'static str, m: &QMatrix<'_>, rows: usize, cols: usize) -> Result<(), LoadError> {
+    need_len(tensor, m.rows as usize, rows)?;
+    need_len(tensor, m.cols as usize, cols)?;
+    need_len(tensor, m.values.len(), rows * cols)?;
+    need_len(tensor, m.scales.len(), rows * 4)?;
+    finite(tensor, m.scales)
+}
+
+fn check_linear(tensor: &'static str, l: &QLinear<'_>, out: usize, inputs: usize) -> Result<(), LoadError> {
+    check_matrix(tensor, &l.weight, out, inputs)?;
+    need_len(tensor, l.bias.len(), out * 4)?;
+    finite(tensor, l.bias)
+}
+
+fn check_norm(tensor: &'static str, n: &Norm<'_>, dim: usize) -> Result<(), LoadError> {
+    need_len(tensor, n.gamma.len(), dim * 4)?;
+    need_len(tensor, n.beta.len(), dim * 4)?;
+    finite(tensor, n.gamma)?;
+    finite(tensor, n.beta)
+}
+
+fn limit(field: &'static str, value: usize, max: usize) -> Result<(), LoadError> {
+    if value > max {
+        Err(LoadError::DimTooLarge {
+            field,
+            value: value as u32,
+            max: max as u32,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+impl<'a> Model<'a> {
+    /// Parses and validates a model file without copying its weights.
+    ///
+    /// # Errors
+    /// [`LoadError`] naming the first problem: size, magic, version,
+    /// checksum, decoding, configuration, or a tensor of the wrong size.
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, LoadError> {
+        let min = HEADER_LEN + TRAILER_LEN;
+        let header = bytes.get(..HEADER_LEN).ok_or(LoadError::Truncated {
+            needed: min,
+            got: bytes.len(),
+        })?;
+        let magic = [header[0], header[1], header[2], header[3]];
+        if magic != MAGIC {
+            return Err(LoadError::BadMagic { found: magic });
+        }
+        let version = u16::from_le_bytes([header[4], header[5]]);
+        if version != FORMAT_VERSION {
+            return Err(LoadError::UnsupportedVersion {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let payload_len = u32::from_le_bytes([header[6], header[7], header[8], header[9]]) as usize;
+        let needed = payload_len.saturating_add(min);
+        if bytes.len() < needed {
+            return Err(LoadError::Truncated {
+                needed,
+                got: bytes.len(),
+            });
+        }
+        if bytes.len() > needed {
+            return Err(LoadError::TrailingBytes {
+                extra: bytes.len() - needed,
+            });
+        }
+        let payload = &bytes[HEADER_LEN..HEADER_LEN + payload_len];
+        let t = &bytes[HEADER_LEN + payload_len..];
+        let expected = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
+        let actual = checksum(payload);
+        if expected != actual {
+            return Err(LoadError::Checksum { expected, actual });
+        }
+        let (body, rest) =
+            postcard::take_from_bytes::<ModelBody<'a>>(payload).map_err(|_| LoadError::Decode)?;
+        if !rest.is_empty() {
+            return Err(LoadError::Decode);
+        }
+        Self::validate(&body)?;
+        Ok(Self { body })
+    }
+
+    fn validate(b: &ModelBody<'_>) -> Result<(), LoadError> {
+        let c = &b.config;
+        c.validate().map_err(LoadError::Config)?;
+        limit("window", c.window.into(), MAX_WINDOW)?;
+        limit("top_k", c.top_k.into(), MAX_TOP_K)?;
+        limit("prototypes", c.prototypes.into(), MAX_HEADS)?;
+        limit("pool_heads", c.pool_heads.into(), MAX_HEADS)?;
+        if !b.threshold.is_finite() {
+            return Err(LoadError::NonFinite { tensor: "threshold" });
+        }
+        let v = c.featurizer.buckets as usize;
+        let d = usize::from(c.embed_dim);
+        let h = usize::from(c.hidden_dim);
+        let f = usize::from(c.ff_dim);
+        let n = usize::from(c.prototypes);
+        let k = usize::from(c.pool_heads);
+        let p = usize::from(c.pool_dim);
+        let cls = usize::from(c.classifier_dim);
+        check_matrix("embedding", &b.embedding, v, d)?;
+        check_linear("projection", &b.projection, h, d)?;
+        need_len("layers", b.layers.len(), c.encoder_layers.into())?;
+        for l in &b.layers {
+            check_norm("layer.norm_attn", &l.norm_attn, h)?;
+            check_linear("layer.query", &l.query, h, h)?;
+            check_linear("layer.key", &l.key, h, h)?;
+            check_linear("layer.value", &l.value, h, h)?;
+            check_linear("layer.output", &l.output, h, h)?;
+            check_norm("layer.norm_ff", &l.norm_ff, h)?;
+            check_linear("layer.ff_in", &l.ff_in, f, h)?;
+            check_linear("layer.ff_out", &l.ff_out, h, f)?;
+        }
+        check_norm("norm_out", &b.norm_out, h)?;
+        need_len("prototypes", b.prototypes.len(), n * h * 4)?;
+        finite("prototypes", b.prototypes)?;
+        check_linear("pool_hidden", &b.pool_hidden, p, h)?;
+        check_linear("pool_score", &b.pool_score, k, p)?;
+        need_len("pool_bias_gain", b.pool_bias_gain.len(), k * 4)?;
+        finite("pool_bias_gain", b.pool_bias_gain)?;
+        check_linear("classifier_hidden", &b.classifier_hidden, cls, k * h + 3)?;
+        check_linear("classifier_out", &b.classifier_out, 1, cls)?;
+        Ok(())
+    }
+
+    /// The model's configuration (dimensions, featurizer, windowing).
+    pub fn config(&self) -> &ModelConfig {
+        &self.body.config
+    }
+
+    /// Bags scoring at or above this are anomalous.
+    pub fn threshold(&self) -> f32 {
+        self.body.threshold
+    }
+
+    pub(crate) fn body(&self) -> &ModelBody<'a> {
+        &self.body
+    }
+
+    /// Number of weights (int8 and f32) the model holds.
+    pub fn parameter_count(&self) -> usize {
+        let b = &self.body;
+        let lin = |l: &QLinear<'_>| l.weight.values.len() + l.bias.len() / 4;
+        let norm = |n: &Norm<'_>| (n.gamma.len() + n.beta.len()) / 4;
+        let layers: usize = b
+            .layers
+            .iter()
+            .map(|l| {
+                norm(&l.norm_attn)
+                    + lin(&l.query)
+                    + lin(&l.key)
+                    + lin(&l.value)
+                    + lin(&l.output)
+                    + norm(&l.norm_ff)
+                    + lin(&l.ff_in)
+                    + lin(&l.ff_out)
+            })
+            .sum();
+        b.embedding.values.len()
+            + lin(&b.projection)
+            + layers
+            + norm(&b.norm_out)
+            + b.prototypes.len() / 4
+            + lin(&b.pool_hidden)
+            + lin(&b.pool_score)
+            + b.pool_bias_gain.len() / 4
+            + lin(&b.classifier_hidden)
+            + lin(&b.classifier_out)
+    }
+
+    /// f32 values of scratch one bag needs ([`crate::BagScorer::new`]).
+    pub fn scratch_len(&self) -> usize {
+        ScratchLayout::new(self.config()).total
+    }
+
+    /// Bytes of working memory one bag needs: the scratch plus the scorer's
+    /// on-stack token buffer for one line.
+    pub fn bag_memory_bytes(&self) -> usize {
+        self.scratch_len() * 4 + usize::from(self.config().featurizer.max_tokens) * 2
+    }
+}
+
+/// Sizes of the buffers one bag needs, in f32 values, in scratch order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScratchLayout {
+    pub own: usize,
+    pub h: usize,
+    pub a: usize,
+    pub big: usize,
+    pub row: usize,
+    pub m: usize,
+    pub att: usize,
+    pub mass: usize,
+    pub pnorm: usize,
+    pub sims: usize,
+    pub tmp_p: usize,
+    pub tmp_k: usize,
+    pub hidden: usize,
+    pub features: usize,
+    pub total: usize,
+}
+
+impl ScratchLayout {
+    pub(crate) fn new(c: &ModelConfig) -> Self {
+        let w = usize::from(c.window);
+        let d = usize::from(c.embed_dim);
+        let h = usize::from(c.hidden_dim);
+        let f = usize::from(c.ff_dim);
+        let n = usize::from(c.prototypes);
+        let k = usize::from(c.pool_heads);
+        let mut l = Self {
+            own: w * h,
+            h: w * h,
+            a: w * h,
+            // x (line embeddings) before the projection, then q|k|v, then the
+            // feed-forward hidden: never needed at the same time.
+            big: (3 * w * h).max(w * f).max(w * d),
+            row: w.max(h),
+            m: w,
+            att: w * k,
+            mass: n,
+            pnorm: n,
+            sims: n,
+            tmp_p: usize::from(c.pool_dim),
+            tmp_k: k,
+            hidden: usize::from(c.classifier_dim),
+            features: k * h + 3,
+            total: 0,
+        };
+        l.total = l.own
+            + l.h
+            + l.a
+            + l.big
+            + l.row
+            + l.m
+            + l.att
+            + l.mass
+            + l.pnorm
+            + l.sims
+            + l.tmp_p
+            + l.tmp_k
+            + l.hidden
+            + l.features;
+        l
+    }
+}
+
+/// Borrowed view of a quantized linear layer from the file.
+pub(crate) fn linear<'a>(l: &QLinear<'a>) -> LinearI8<'a> {
+    LinearI8 {
+        out: l.weight.rows as usize,
+        inputs: l.weight.cols as usize,
+        weight: l.weight.values,
+        scales: l.weight.scales,
+        bias: l.bias,
+    }
+}

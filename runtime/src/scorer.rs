@@ -1,0 +1,371 @@
+//! Scoring one bag: the LogMILP forward pass on int8 weights, in the
+//! caller's scratch memory, and top-attention localization.
+
+use heapless::Vec;
+use needle_model_def::format::Norm;
+use needle_model_def::{Featurizer, ASSIGN_TEMPERATURE as TAU};
+
+use crate::error::SetupError;
+use crate::kernels::{
+    embedding_bag_i8, entropy, f32_at, f32s, layer_norm, linear_i8, softmax_in_place,
+};
+use crate::model_file::{linear, Model, ScratchLayout, MAX_TOKENS, MAX_TOP_K};
+
+/// LayerNorm epsilon (burn's default, used by the trainer).
+const LN_EPS: f32 = 1.0e-5;
+/// The trainer's ε under square roots and logs.
+const EPS: f32 = 1.0e-6;
+
+/// One of the lines a bag's score is blamed on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TopLine {
+    /// Position in the bag (0-based).
+    pub index: u16,
+    /// Attention weight in the minimum-entropy head.
+    pub weight: f32,
+}
+
+/// A bag's score and the lines to blame.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct BagScore {
+    /// Anomaly probability.
+    pub probability: f32,
+    /// `probability >= threshold`.
+    pub anomalous: bool,
+    /// Lines in the bag.
+    pub lines: u16,
+    /// The pooling head with minimum attention entropy.
+    pub head: u16,
+    /// Its `top_k` most-attended lines, most attended first (ties: earlier line).
+    pub top: Vec<TopLine, MAX_TOP_K>,
+}
+
+/// Scores bags with a validated [`Model`] in caller-provided scratch memory.
+pub struct BagScorer<'m, 'a, 's> {
+    model: &'m Model<'a>,
+    featurizer: Featurizer,
+    scratch: &'s mut [f32],
+    layout: ScratchLayout,
+    head: usize,
+    lines: usize,
+}
+
+impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
+    /// A scorer using `scratch`, which must hold at least
+    /// [`Model::scratch_len`] values.
+    ///
+    /// # Errors
+    /// [`SetupError::ScratchTooSmall`].
+    pub fn new(model: &'m Model<'a>, scratch: &'s mut [f32]) -> Result<Self, SetupError> {
+        let layout = ScratchLayout::new(model.config());
+        if scratch.len() < layout.total {
+            return Err(SetupError::ScratchTooSmall {
+                needed: layout.total,
+                got: scratch.len(),
+            });
+        }
+        Ok(Self {
+            model,
+            featurizer: Featurizer::new(model.config().featurizer),
+            scratch,
+            layout,
+            head: 0,
+            lines: 0,
+        })
+    }
+
+    /// The model this scorer runs.
+    pub fn model(&self) -> &'m Model<'a> {
+        self.model
+    }
+
+    fn window(&self) -> usize {
+        usize::from(self.model.config().window)
+    }
+
+    /// Embeds bag line `i` from its token buckets.
+    fn embed(&mut self, i: usize, tokens: &[u16]) {
+        let c = self.model.config();
+        let d = usize::from(c.embed_dim);
+        let big = self.layout.own + self.layout.h + self.layout.a;
+        let b = self.model.body();
+        if let Some(x) = self.scratch.get_mut(big + i * d..big + (i + 1) * d) {
+            embedding_bag_i8(b.embedding.values, b.embedding.scales, d, tokens, x);
+        }
+    }
+
+    /// Scores a bag of raw lines (at most `window` are used; bytes need not be UTF-8).
+    pub fn score_lines<L: AsRef<[u8]>>(&mut self, lines: &[L]) -> BagScore {
+        self.score_lines_zeroed(lines, None)
+    }
+
+    /// Like [`Self::score_lines`], with line `zeroed`'s embedding set to zero
+    /// first: the perturbation behind the Success Rate.
+    pub fn score_lines_zeroed<L: AsRef<[u8]>>(&mut self, lines: &[L], zeroed: Option<usize>) -> BagScore {
+        let n = lines.len().min(self.window());
+        let mut tokens = [0u16; MAX_TOKENS];
+        for (i, line) in lines.iter().take(n).enumerate() {
+            let count = self.featurizer.featurize(line.as_ref(), &mut tokens);
+            self.embed(i, &tokens[..count]);
+        }
+        self.forward(n, zeroed)
+    }
+
+    /// Scores a bag given each line's token buckets (as the featurizer made them).
+    pub fn score_tokens<'t, I: IntoIterator<Item = &'t [u16]>>(&mut self, lines: I, zeroed: Option<usize>) -> BagScore {
+        let w = self.window();
+        let mut n = 0;
+        for tokens in lines.into_iter().take(w) {
+            self.embed(n, tokens);
+            n += 1;
+        }
+        self.forward(n, zeroed)
+    }
+
+    /// The last scored bag's attention in head `head` (one weight per line);
+    /// empty before the first bag or for a head out of range.
+    pub fn attention(&self, head: usize) -> &[f32] {
+        let w = self.window();
+        let start = self.layout.own
+            + self.layout.h
+            + self.layout.a
+            + self.layout.big
+            + self.layout.row
+            + self.layout.m
+            + head * w;
+        if head >= usize::from(self.model.config().pool_heads) {
+            return &[];
+        }
+        self.scratch.get(start..start + self.lines).unwrap_or(&[])
+    }
+
+    /// The last scored bag's minimum-entropy head.
+    pub fn head(&self) -> usize {
+        self.head
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn forward(&mut self, n: usize, zeroed: Option<usize>) -> BagScore {
+        let model = self.model;
+        let c = model.config();
+        let body = model.body();
+        let w = usize::from(c.window);
+        let d = usize::from(c.embed_dim);
+        let hd = usize::from(c.hidden_dim);
+        let ff = usize::from(c.ff_dim);
+        let np = usize::from(c.prototypes);
+        let k = usize::from(c.pool_heads);
+        let heads = usize::from(c.encoder_heads);
+        let dk = hd / heads.max(1);
+        let l = self.layout;
+
+        let s = &mut self.scratch[..l.total];
+        let (own, s) = s.split_at_mut(l.own);
+        let (h, s) = s.split_at_mut(l.h);
+        let (a, s) = s.split_at_mut(l.a);
+        let (big, s) = s.split_at_mut(l.big);
+        let (row, s) = s.split_at_mut(l.row);
+        let (m, s) = s.split_at_mut(l.m);
+        let (att, s) = s.split_at_mut(l.att);
+        let (mass, s) = s.split_at_mut(l.mass);
+        let (pnorm, s) = s.split_at_mut(l.pnorm);
+        let (sims, s) = s.split_at_mut(l.sims);
+        let (tmp_p, s) = s.split_at_mut(l.tmp_p);
+        let (tmp_k, s) = s.split_at_mut(l.tmp_k);
+        let (hidden, s) = s.split_at_mut(l.hidden);
+        let (features, _) = s.split_at_mut(l.features);
+
+        if let Some(z) = zeroed.filter(|&z| z < n) {
+            big[z * d..(z + 1) * d].fill(0.0);
+        }
+        // Projection: each line's own representation (kept for pooling).
+        let projection = linear(&body.projection);
+        for i in 0..n {
+            linear_i8(&projection, &big[i * d..(i + 1) * d], &mut own[i * hd..(i + 1) * hd]);
+        }
+        h[..n * hd].copy_from_slice(&own[..n * hd]);
+
+        let norm = |x: &[f32], p: &Norm<'_>, out: &mut [f32]| layer_norm(x, p.gamma, p.beta, LN_EPS, out);
+        let scale = libm::sqrtf(dk as f32);
+        for layer in &body.layers {
+            for i in 0..n {
+                norm(&h[i * hd..(i + 1) * hd], &layer.norm_attn, &mut a[i * hd..(i + 1) * hd]);
+            }
+            let (q, rest) = big.split_at_mut(w * hd);
+            let (kk, rest) = rest.split_at_mut(w * hd);
+            let v = &mut rest[..w * hd];
+            let (lq, lk, lv) = (linear(&layer.query), linear(&layer.key), linear(&layer.value));
+            for i in 0..n {
+                let x = &a[i * hd..(i + 1) * hd];
+                linear_i8(&lq, x, &mut q[i * hd..(i + 1) * hd]);
+                linear_i8(&lk, x, &mut kk[i * hd..(i + 1) * hd]);
+                linear_i8(&lv, x, &mut v[i * hd..(i + 1) * hd]);
+            }
+            // Self-attention, one query row and head at a time; context into `a`.
+            for i in 0..n {
+                for head in 0..heads {
+                    let off = head * dk;
+                    let qi = &q[i * hd + off..i * hd + off + dk];
+                    for (j, r) in row[..n].iter_mut().enumerate() {
+                        let kj = &kk[j * hd + off..j * hd + off + dk];
+                        let mut dot = 0.0f32;
+                        for (&x, &y) in qi.iter().zip(kj) {
+                            dot += x * y;
+                        }
+                        *r = dot / scale;
+                    }
+                    softmax_in_place(&mut row[..n]);
+                    for e in 0..dk {
+                        let mut acc = 0.0f32;
+                        for (j, &p) in row[..n].iter().enumerate() {
+                            acc += p * v[j * hd + off + e];
+                        }
+                        a[i * hd + off + e] = acc;
+                    }
+                }
+            }
+            let lo = linear(&layer.output);
+            for i in 0..n {
+                linear_i8(&lo, &a[i * hd..(i + 1) * hd], &mut row[..hd]);
+                for (x, &r) in h[i * hd..(i + 1) * hd].iter_mut().zip(&row[..hd]) {
+                    *x += r;
+                }
+            }
+            for i in 0..n {
+                norm(&h[i * hd..(i + 1) * hd], &layer.norm_ff, &mut a[i * hd..(i + 1) * hd]);
+            }
+            let (fi, fo) = (linear(&layer.ff_in), linear(&layer.ff_out));
+            for i in 0..n {
+                let hid = &mut big[i * ff..(i + 1) * ff];
+                linear_i8(&fi, &a[i * hd..(i + 1) * hd], hid);
+                hid.iter_mut().for_each(|x| *x = x.max(0.0));
+            }
+            for i in 0..n {
+                linear_i8(&fo, &big[i * ff..(i + 1) * ff], &mut row[..hd]);
+                for (x, &r) in h[i * hd..(i + 1) * hd].iter_mut().zip(&row[..hd]) {
+                    *x += r;
+                }
+            }
+        }
+        // z = final LayerNorm, into `a`.
+        for i in 0..n {
+            norm(&h[i * hd..(i + 1) * hd], &body.norm_out, &mut a[i * hd..(i + 1) * hd]);
+        }
+
+        // Prototype similarity and the bag statistics F_p.
+        for (j, pn) in pnorm.iter_mut().enumerate() {
+            let sq: f32 = (0..hd).map(|e| f32_at(body.prototypes, j * hd + e)).map(|x| x * x).sum();
+            *pn = libm::sqrtf(sq + EPS);
+        }
+        mass.fill(0.0);
+        let mut v_sum = 0.0f32;
+        for i in 0..n {
+            let z = &a[i * hd..(i + 1) * hd];
+            let zn = libm::sqrtf(z.iter().map(|x| x * x).sum::<f32>() + EPS);
+            for (j, sim) in sims.iter_mut().enumerate() {
+                let mut cos = 0.0f32;
+                for (e, &x) in z.iter().enumerate() {
+                    cos += (x / zn) * (f32_at(body.prototypes, j * hd + e) / pnorm[j]);
+                }
+                let dist = libm::sqrtf((cos * -2.0 + 2.0).max(0.0) + EPS);
+                *sim = 1.0 / (dist + 1.0);
+            }
+            m[i] = sims.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            v_sum += sims.iter().sum::<f32>() / np as f32;
+            for x in sims.iter_mut() {
+                *x /= TAU;
+            }
+            softmax_in_place(sims);
+            for (acc, &x) in mass.iter_mut().zip(sims.iter()) {
+                *acc += x;
+            }
+        }
+        let lines = n.max(1) as f32;
+        let m_bag = m[..n].iter().copied().fold(0.0f32, f32::max);
+        let e_bag = -mass
+            .iter()
+            .map(|&x| {
+                let q = x / lines;
+                q * libm::logf(q + EPS)
+            })
+            .sum::<f32>()
+            / libm::logf(np as f32).max(EPS);
+        let v_bag = v_sum / lines;
+
+        // Attention pooling: logits from z, plus γ_k · b_i; values = own projection.
+        let (ph, ps) = (linear(&body.pool_hidden), linear(&body.pool_score));
+        for i in 0..n {
+            linear_i8(&ph, &a[i * hd..(i + 1) * hd], tmp_p);
+            tmp_p.iter_mut().for_each(|x| *x = libm::tanhf(*x));
+            linear_i8(&ps, tmp_p, tmp_k);
+            let b_i = 1.0 - m[i];
+            for (head, (&score, gain)) in tmp_k.iter().zip(f32s(body.pool_bias_gain)).enumerate() {
+                att[head * w + i] = score + b_i * gain;
+            }
+        }
+        for head in 0..k {
+            softmax_in_place(&mut att[head * w..head * w + n]);
+        }
+        for head in 0..k {
+            for e in 0..hd {
+                let mut acc = 0.0f32;
+                for i in 0..n {
+                    acc += att[head * w + i] * own[i * hd + e];
+                }
+                features[head * hd + e] = acc;
+            }
+        }
+        features[k * hd] = m_bag;
+        features[k * hd + 1] = e_bag;
+        features[k * hd + 2] = v_bag;
+        linear_i8(&linear(&body.classifier_hidden), features, hidden);
+        hidden.iter_mut().for_each(|x| *x = x.max(0.0));
+        let mut logit = [0.0f32];
+        linear_i8(&linear(&body.classifier_out), hidden, &mut logit);
+        let probability = 1.0 / (1.0 + libm::expf(-logit[0]));
+
+        // Localization: the minimum-entropy head's top-k lines.
+        let mut best = (0usize, f32::INFINITY);
+        for head in 0..k {
+            let e = entropy(&att[head * w..head * w + n]);
+            if e < best.1 {
+                best = (head, e);
+            }
+        }
+        let row_att = &att[best.0 * w..best.0 * w + n];
+        let mut top: Vec<TopLine, MAX_TOP_K> = Vec::new();
+        let want = usize::from(c.top_k).min(n);
+        while top.len() < want {
+            let mut pick: Option<(usize, f32)> = None;
+            for (i, &wt) in row_att.iter().enumerate() {
+                if top.iter().any(|t| usize::from(t.index) == i) {
+                    continue;
+                }
+                if pick.is_none_or(|(_, pw)| wt > pw) {
+                    pick = Some((i, wt));
+                }
+            }
+            let Some((i, weight)) = pick else { break };
+            if top
+                .push(TopLine {
+                    index: i as u16,
+                    weight,
+                })
+                .is_err()
+            {
+                break;
+            }
+        }
+        self.head = best.0;
+        self.lines = n;
+        BagScore {
+            probability,
+            anomalous: probability >= model.threshold(),
+            lines: n as u16,
+            head: best.0 as u16,
+            top,
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Line-by-line scoring: push raw lines as they arrive; every `stride` lines
+//! (once `window` lines are in) a bag is scored, and [`LineStream::finish`]
+//! scores the tail, so every line falls in a bag — the same bags as the
+//! trainer's count windows.
+
+use needle_model_def::Featurizer;
+
+use crate::error::SetupError;
+use crate::scorer::{BagScore, BagScorer};
+
+/// A scored bag from the stream.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct BagResult {
+    /// Line number (1-based, counting every pushed line) of the bag's first line.
+    pub first_line: u64,
+    /// Line number of its last line.
+    pub last_line: u64,
+    /// Score, flag and top lines; a top line's number is `first_line + index`.
+    pub score: BagScore,
+}
+
+/// The last `W` lines' token buckets (capacity `W` lines of `T` tokens,
+/// fixed at compile time) and the scorer they feed.
+pub struct LineStream<'m, 'a, 's, const W: usize, const T: usize> {
+    scorer: BagScorer<'m, 'a, 's>,
+    featurizer: Featurizer,
+    tokens: [[u16; T]; W],
+    counts: [u16; W],
+    window: usize,
+    stride: usize,
+    seen: u64,
+    covered: u64,
+}
+
+impl<'m, 'a, 's, const W: usize, const T: usize> LineStream<'m, 'a, 's, W, T> {
+    /// A stream over `scorer`'s model.
+    ///
+    /// # Errors
+    /// [`SetupError::StreamTooSmall`] when `W` is below the model's window or
+    /// `T` below its token budget.
+    pub fn new(scorer: BagScorer<'m, 'a, 's>) -> Result<Self, SetupError> {
+        let c = *scorer.model().config();
+        let window = usize::from(c.window);
+        let max_tokens = usize::from(c.featurizer.max_tokens);
+        if W < window {
+            return Err(SetupError::StreamTooSmall {
+                field: "window",
+                needed: window,
+                capacity: W,
+            });
+        }
+        if T < max_tokens {
+            return Err(SetupError::StreamTooSmall {
+                field: "max_tokens",
+                needed: max_tokens,
+                capacity: T,
+            });
+        }
+        Ok(Self {
+            scorer,
+            featurizer: Featurizer::new(c.featurizer),
+            tokens: [[0; T]; W],
+            counts: [0; W],
+            window,
+            stride: usize::from(c.stride).max(1),
+            seen: 0,
+            covered: 0,
+        })
+    }
+
+    /// Lines pushed so far.
+    pub fn lines_seen(&self) -> u64 {
+        self.seen
+    }
+
+    /// Adds one raw line (any bytes; only the first tokens are read). Returns
+    /// a bag when this line completes one.
+    pub fn push(&mut self, line: &[u8]) -> Option<BagResult> {
+        let slot = (self.seen % self.window as u64) as usize;
+        let n = self.featurizer.featurize(line, &mut self.tokens[slot]);
+        self.counts[slot] = n as u16;
+        self.seen += 1;
+        let w = self.window as u64;
+        if self.seen >= w && (self.seen - w) % self.stride as u64 == 0 {
+            return Some(self.score(self.seen - w, self.seen));
+        }
+        None
+    }
+
+    /// Scores the lines no bag has covered yet (the last `window` lines, or
+    /// all lines when fewer were pushed). `None` when nothing is left.
+    pub fn finish(&mut self) -> Option<BagResult> {
+        if self.seen == 0 || self.covered >= self.seen {
+            return None;
+        }
+        let start = self.seen.saturating_sub(self.window as u64);
+        Some(self.score(start, self.seen))
+    }
+
+    /// The scorer, e.g. to read the last bag's attention.
+    pub fn scorer(&self) -> &BagScorer<'m, 'a, 's> {
+        &self.scorer
+    }
+
+    fn score(&mut self, start: u64, end: u64) -> BagResult {
+        let w = self.window as u64;
+        let tokens = &self.tokens;
+        let counts = &self.counts;
+        let lines = (start..end).map(|p| {
+            let slot = (p % w) as usize;
+            &tokens[slot][..usize::from(counts[slot])]
+        });
+        let score = self.scorer.score_tokens(lines, None);
+        self.covered = end;
+        BagResult {
+            first_line: start + 1,
+            last_line: end,
+            score,
+        }
+    }
+}
