@@ -23,12 +23,14 @@
 //! let tail = stream.finish();
 //! # Ok::<(), Box<dyn core::error::Error>>(())
 //! ```
-#![no_std]
+#![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod error;
 mod kernels;
+#[cfg(feature = "std")]
+pub mod line_reader;
 mod model_file;
 mod scorer;
 mod stream;

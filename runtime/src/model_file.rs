@@ -44,7 +44,12 @@ fn finite(tensor: &'static str, bytes: &[u8]) -> Result<(), LoadError> {
     }
 }
 
-fn check_matrix(tensor: &'static str, m: &QMatrix<'_>, rows: usize, cols: usize) -> Result<(), LoadError> {
+fn check_matrix(
+    tensor: &'static str,
+    m: &QMatrix<'_>,
+    rows: usize,
+    cols: usize,
+) -> Result<(), LoadError> {
     need_len(tensor, m.rows as usize, rows)?;
     need_len(tensor, m.cols as usize, cols)?;
     need_len(tensor, m.values.len(), rows * cols)?;
@@ -52,7 +57,12 @@ fn check_matrix(tensor: &'static str, m: &QMatrix<'_>, rows: usize, cols: usize)
     finite(tensor, m.scales)
 }
 
-fn check_linear(tensor: &'static str, l: &QLinear<'_>, out: usize, inputs: usize) -> Result<(), LoadError> {
+fn check_linear(
+    tensor: &'static str,
+    l: &QLinear<'_>,
+    out: usize,
+    inputs: usize,
+) -> Result<(), LoadError> {
     check_matrix(tensor, &l.weight, out, inputs)?;
     need_len(tensor, l.bias.len(), out * 4)?;
     finite(tensor, l.bias)
@@ -137,7 +147,9 @@ impl<'a> Model<'a> {
         limit("prototypes", c.prototypes.into(), MAX_HEADS)?;
         limit("pool_heads", c.pool_heads.into(), MAX_HEADS)?;
         if !b.threshold.is_finite() {
-            return Err(LoadError::NonFinite { tensor: "threshold" });
+            return Err(LoadError::NonFinite {
+                tensor: "threshold",
+            });
         }
         let v = c.featurizer.buckets as usize;
         let d = usize::from(c.embed_dim);

@@ -103,7 +103,11 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
 
     /// Like [`Self::score_lines`], with line `zeroed`'s embedding set to zero
     /// first: the perturbation behind the Success Rate.
-    pub fn score_lines_zeroed<L: AsRef<[u8]>>(&mut self, lines: &[L], zeroed: Option<usize>) -> BagScore {
+    pub fn score_lines_zeroed<L: AsRef<[u8]>>(
+        &mut self,
+        lines: &[L],
+        zeroed: Option<usize>,
+    ) -> BagScore {
         let n = lines.len().min(self.window());
         let mut tokens = [0u16; MAX_TOKENS];
         for (i, line) in lines.iter().take(n).enumerate() {
@@ -114,7 +118,11 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
     }
 
     /// Scores a bag given each line's token buckets (as the featurizer made them).
-    pub fn score_tokens<'t, I: IntoIterator<Item = &'t [u16]>>(&mut self, lines: I, zeroed: Option<usize>) -> BagScore {
+    pub fn score_tokens<'t, I: IntoIterator<Item = &'t [u16]>>(
+        &mut self,
+        lines: I,
+        zeroed: Option<usize>,
+    ) -> BagScore {
         let w = self.window();
         let mut n = 0;
         for tokens in lines.into_iter().take(w) {
@@ -183,20 +191,33 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         // Projection: each line's own representation (kept for pooling).
         let projection = linear(&body.projection);
         for i in 0..n {
-            linear_i8(&projection, &big[i * d..(i + 1) * d], &mut own[i * hd..(i + 1) * hd]);
+            linear_i8(
+                &projection,
+                &big[i * d..(i + 1) * d],
+                &mut own[i * hd..(i + 1) * hd],
+            );
         }
         h[..n * hd].copy_from_slice(&own[..n * hd]);
 
-        let norm = |x: &[f32], p: &Norm<'_>, out: &mut [f32]| layer_norm(x, p.gamma, p.beta, LN_EPS, out);
+        let norm =
+            |x: &[f32], p: &Norm<'_>, out: &mut [f32]| layer_norm(x, p.gamma, p.beta, LN_EPS, out);
         let scale = libm::sqrtf(dk as f32);
         for layer in &body.layers {
             for i in 0..n {
-                norm(&h[i * hd..(i + 1) * hd], &layer.norm_attn, &mut a[i * hd..(i + 1) * hd]);
+                norm(
+                    &h[i * hd..(i + 1) * hd],
+                    &layer.norm_attn,
+                    &mut a[i * hd..(i + 1) * hd],
+                );
             }
             let (q, rest) = big.split_at_mut(w * hd);
             let (kk, rest) = rest.split_at_mut(w * hd);
             let v = &mut rest[..w * hd];
-            let (lq, lk, lv) = (linear(&layer.query), linear(&layer.key), linear(&layer.value));
+            let (lq, lk, lv) = (
+                linear(&layer.query),
+                linear(&layer.key),
+                linear(&layer.value),
+            );
             for i in 0..n {
                 let x = &a[i * hd..(i + 1) * hd];
                 linear_i8(&lq, x, &mut q[i * hd..(i + 1) * hd]);
@@ -234,7 +255,11 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
                 }
             }
             for i in 0..n {
-                norm(&h[i * hd..(i + 1) * hd], &layer.norm_ff, &mut a[i * hd..(i + 1) * hd]);
+                norm(
+                    &h[i * hd..(i + 1) * hd],
+                    &layer.norm_ff,
+                    &mut a[i * hd..(i + 1) * hd],
+                );
             }
             let (fi, fo) = (linear(&layer.ff_in), linear(&layer.ff_out));
             for i in 0..n {
@@ -251,12 +276,19 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         }
         // z = final LayerNorm, into `a`.
         for i in 0..n {
-            norm(&h[i * hd..(i + 1) * hd], &body.norm_out, &mut a[i * hd..(i + 1) * hd]);
+            norm(
+                &h[i * hd..(i + 1) * hd],
+                &body.norm_out,
+                &mut a[i * hd..(i + 1) * hd],
+            );
         }
 
         // Prototype similarity and the bag statistics F_p.
         for (j, pn) in pnorm.iter_mut().enumerate() {
-            let sq: f32 = (0..hd).map(|e| f32_at(body.prototypes, j * hd + e)).map(|x| x * x).sum();
+            let sq: f32 = (0..hd)
+                .map(|e| f32_at(body.prototypes, j * hd + e))
+                .map(|x| x * x)
+                .sum();
             *pn = libm::sqrtf(sq + EPS);
         }
         mass.fill(0.0);

@@ -40,7 +40,11 @@ fn quantize(values: &[f32], rows: usize, cols: usize) -> OwnedMatrix {
         let scale = if max > 0.0 { max / 127.0 } else { 0.0 };
         scales.push(scale);
         q.extend(row.iter().map(|&x| {
-            let v = if scale > 0.0 { (x / scale).round().clamp(-127.0, 127.0) } else { 0.0 };
+            let v = if scale > 0.0 {
+                (x / scale).round().clamp(-127.0, 127.0)
+            } else {
+                0.0
+            };
             (v as i8) as u8
         }));
     }
@@ -112,8 +116,16 @@ pub enum ExportError {
 ///
 /// # Errors
 /// [`ExportError`].
-pub fn export(config: &ModelConfig, threshold: f32, weights: &FloatWeights) -> Result<Vec<u8>, ExportError> {
-    let all_finite = weights.embedding.iter().chain(&weights.prototypes).all(|x| x.is_finite());
+pub fn export(
+    config: &ModelConfig,
+    threshold: f32,
+    weights: &FloatWeights,
+) -> Result<Vec<u8>, ExportError> {
+    let all_finite = weights
+        .embedding
+        .iter()
+        .chain(&weights.prototypes)
+        .all(|x| x.is_finite());
     if !all_finite || !threshold.is_finite() {
         return Err(ExportError::NonFinite);
     }

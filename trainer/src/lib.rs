@@ -8,7 +8,7 @@ pub mod bags;
 pub mod baseline;
 pub mod experiment;
 pub mod export;
-pub mod runtime_eval;
 pub mod metrics;
 pub mod read;
+pub mod runtime_eval;
 pub mod train;

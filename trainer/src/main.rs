@@ -278,8 +278,13 @@ fn print_summary(r: &Report, out: &Path) {
 fn export(args: &ExportArgs) -> Result<()> {
     type B = burn::backend::NdArray<f32>;
     let device = burn::backend::ndarray::NdArrayDevice::Cpu;
-    let (model, meta) = needle_trainer::experiment::load_checkpoint::<B>(&args.checkpoint, &device)?;
-    let bytes = needle_trainer::export::export(&meta.config, meta.threshold as f32, &model.float_weights())?;
+    let (model, meta) =
+        needle_trainer::experiment::load_checkpoint::<B>(&args.checkpoint, &device)?;
+    let bytes = needle_trainer::export::export(
+        &meta.config,
+        meta.threshold as f32,
+        &model.float_weights(),
+    )?;
     // Read it back through the runtime before writing: never ship a file it rejects.
     needle_runtime::Model::from_bytes(&bytes).context("the exported model does not load")?;
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
@@ -296,7 +301,8 @@ fn export(args: &ExportArgs) -> Result<()> {
 fn eval(args: &EvalArgs) -> Result<()> {
     let report = needle_trainer::runtime_eval::eval(&args.model, &args.data, args.format)?;
     let json = serde_json::to_string_pretty(&report)?;
-    std::fs::write(&args.out, json + "\n").with_context(|| format!("writing {}", args.out.display()))?;
+    std::fs::write(&args.out, json + "\n")
+        .with_context(|| format!("writing {}", args.out.display()))?;
     let sr = report.instance.sr.unwrap_or(f64::NAN);
     println!(
         "{} bags ({} anomalous): AUC-ROC {:.4} AUC-PR {:.4} P {:.4} R {:.4} F1 {:.4} | Loc@1 {:.4} Loc@3 {:.4} SR {:.4}",

@@ -7,7 +7,9 @@
 //! held in memory.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufReader};
+
+use needle_runtime::line_reader::read_line_bounded;
 use std::path::{Path, PathBuf};
 
 /// Bytes of one line kept for featurizing and display; the featurizer reads
@@ -112,9 +114,6 @@ pub fn read_log(path: &Path, format: LogFormat) -> Result<LogFile, ReadError> {
         read_line_bounded(&mut reader, &mut buf, MAX_LINE_BYTES).map_err(io_err)?
     {
         line_no += 1;
-        if buf.last() == Some(&b'\r') {
-            buf.pop();
-        }
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -157,40 +156,6 @@ pub fn read_log(path: &Path, format: LogFormat) -> Result<LogFile, ReadError> {
         lines,
         warnings,
     })
-}
-
-/// Reads one line into `buf`, keeping at most `max` bytes and skipping the
-/// rest. Returns the line's full length without the newline, or `None` at
-/// end of input.
-fn read_line_bounded<R: BufRead>(
-    reader: &mut R,
-    buf: &mut Vec<u8>,
-    max: usize,
-) -> io::Result<Option<usize>> {
-    buf.clear();
-    let mut total = 0usize;
-    let mut any = false;
-    loop {
-        let available = match reader.fill_buf() {
-            Ok(a) => a,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if available.is_empty() {
-            return Ok(any.then_some(total));
-        }
-        any = true;
-        let newline = available.iter().position(|&b| b == b'\n');
-        let chunk = &available[..newline.unwrap_or(available.len())];
-        let room = max.saturating_sub(buf.len());
-        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        total += chunk.len();
-        let used = newline.map_or(available.len(), |i| i + 1);
-        reader.consume(used);
-        if newline.is_some() {
-            return Ok(Some(total));
-        }
-    }
 }
 
 fn first_token(line: &[u8]) -> (&[u8], &[u8]) {
@@ -318,19 +283,6 @@ fn hdfs_timestamp(text: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Cursor;
-
-    #[test]
-    fn bounded_reader_keeps_prefix_and_reports_full_length() {
-        let data = [vec![b'a'; 100], b"\nshort\n".to_vec()].concat();
-        let mut r = BufReader::with_capacity(7, Cursor::new(data));
-        let mut buf = Vec::new();
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 10).unwrap(), Some(100));
-        assert_eq!(buf, vec![b'a'; 10]);
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 10).unwrap(), Some(5));
-        assert_eq!(buf, b"short");
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 10).unwrap(), None);
-    }
 
     #[test]
     fn detects_each_format() {

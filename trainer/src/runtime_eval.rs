@@ -68,7 +68,11 @@ pub struct EvalReport {
 ///
 /// # Errors
 /// Unreadable or unlabelled data, or a model file the runtime rejects.
-pub fn eval(model_path: &Path, data: &[PathBuf], format: LogFormat) -> Result<EvalReport, RunError> {
+pub fn eval(
+    model_path: &Path,
+    data: &[PathBuf],
+    format: LogFormat,
+) -> Result<EvalReport, RunError> {
     let bytes = std::fs::read(model_path)
         .map_err(|e| RunError::Data(format!("{}: {e}", model_path.display())))?;
     let model = Model::from_bytes(&bytes)
@@ -84,7 +88,12 @@ pub fn eval(model_path: &Path, data: &[PathBuf], format: LogFormat) -> Result<Ev
                 path.display()
             )));
         }
-        set.add_segment(&file, 0..file.lines.len(), default_windowing(&config), &featurizer);
+        set.add_segment(
+            &file,
+            0..file.lines.len(),
+            default_windowing(&config),
+            &featurizer,
+        );
     }
     let preds = predict_with_runtime(&model, &set);
     let (bag, instance) = evaluate(&set, &preds, f64::from(model.threshold()));

@@ -5,7 +5,13 @@ use super::f32_at;
 ///
 /// Matches the trainer's embedding bag: each row is multiplied by `1/n` and
 /// the rows are summed in token order.
-pub fn embedding_bag_i8(table: &[u8], scales: &[u8], dim: usize, tokens: &[u16], output: &mut [f32]) {
+pub fn embedding_bag_i8(
+    table: &[u8],
+    scales: &[u8],
+    dim: usize,
+    tokens: &[u16],
+    output: &mut [f32],
+) {
     output.iter_mut().for_each(|o| *o = 0.0);
     if tokens.is_empty() || dim == 0 {
         return;
@@ -28,7 +34,11 @@ mod tests {
     #[test]
     fn averages_dequantized_rows() {
         let table = [0i8, 0, 10, -10, 4, 8].map(|v| v as u8);
-        let scales: [u8; 12] = [1.0f32, 0.5, 0.25].map(f32::to_le_bytes).concat().try_into().unwrap();
+        let scales: [u8; 12] = [1.0f32, 0.5, 0.25]
+            .map(f32::to_le_bytes)
+            .concat()
+            .try_into()
+            .unwrap();
         let mut out = [0.0; 2];
         embedding_bag_i8(&table, &scales, 2, &[1, 2], &mut out);
         assert_eq!(out, [(5.0 + 1.0) / 2.0, (-5.0 + 2.0) / 2.0]);
