@@ -1,0 +1,131 @@
+//! Damaged model files are rejected with the error that names the damage.
+
+use needle_runtime::format::{checksum, FORMAT_VERSION, HEADER_LEN};
+use needle_runtime::{LoadError, Model};
+
+fn fixture() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/bgl-default.needle"
+    ))
+    .unwrap()
+}
+
+/// Recomputes the trailer so a change inside the payload reaches the decoder.
+fn reseal(bytes: &mut [u8]) {
+    let n = bytes.len();
+    let crc = checksum(&bytes[HEADER_LEN..n - 4]);
+    bytes[n - 4..].copy_from_slice(&crc.to_le_bytes());
+}
+
+#[test]
+fn loads_the_bundled_model() {
+    let bytes = fixture();
+    let model = Model::from_bytes(&bytes).unwrap();
+    assert_eq!(model.config().window, 32);
+    assert!(model.threshold() > 0.0 && model.threshold() < 1.0);
+}
+
+#[test]
+fn rejects_truncated_model_file() {
+    let bytes = fixture();
+    for len in [
+        0,
+        3,
+        HEADER_LEN - 1,
+        HEADER_LEN,
+        HEADER_LEN + 100,
+        bytes.len() - 1,
+    ] {
+        match Model::from_bytes(&bytes[..len]) {
+            Err(LoadError::Truncated { needed, got }) => {
+                assert_eq!(got, len);
+                assert!(needed > len);
+            }
+            other => panic!("{len} bytes: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn rejects_bit_flipped_payload_by_checksum() {
+    let bytes = fixture();
+    for at in [
+        HEADER_LEN,
+        HEADER_LEN + 17,
+        bytes.len() / 2,
+        bytes.len() - 5,
+    ] {
+        let mut bad = bytes.clone();
+        bad[at] ^= 0x10;
+        assert!(
+            matches!(Model::from_bytes(&bad), Err(LoadError::Checksum { .. })),
+            "flip at {at}"
+        );
+    }
+}
+
+#[test]
+fn rejects_wrong_version() {
+    let mut bad = fixture();
+    bad[4..6].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+    assert_eq!(
+        Model::from_bytes(&bad).unwrap_err(),
+        LoadError::UnsupportedVersion {
+            found: FORMAT_VERSION + 1,
+            supported: FORMAT_VERSION
+        }
+    );
+}
+
+#[test]
+fn rejects_wrong_magic() {
+    let mut bad = fixture();
+    bad[0] = b'X';
+    assert!(matches!(
+        Model::from_bytes(&bad),
+        Err(LoadError::BadMagic { .. })
+    ));
+}
+
+#[test]
+fn rejects_trailing_bytes() {
+    let mut bad = fixture();
+    bad.extend_from_slice(b"junk");
+    assert_eq!(
+        Model::from_bytes(&bad).unwrap_err(),
+        LoadError::TrailingBytes { extra: 4 }
+    );
+}
+
+#[test]
+fn rejects_inconsistent_configuration_behind_a_valid_checksum() {
+    // The payload starts with the config: featurizer.buckets (varint), so
+    // bumping its first byte breaks the embedding table's shape.
+    let mut bad = fixture();
+    bad[HEADER_LEN] ^= 0x01;
+    reseal(&mut bad);
+    let err = Model::from_bytes(&bad).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LoadError::Shape {
+                tensor: "embedding",
+                ..
+            } | LoadError::Decode
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn errors_read_as_sentences() {
+    let e = LoadError::Checksum {
+        expected: 1,
+        actual: 2,
+    };
+    assert_eq!(
+        e.to_string(),
+        "model file is corrupted: checksum 0x00000002 does not match 0x00000001"
+    );
+}

@@ -1,0 +1,125 @@
+//! Streaming loses nothing: every line falls in a bag, line numbers match
+//! the input, and a stream bag scores exactly like the same lines in one shot.
+
+use needle_runtime::{BagScorer, LineStream, Model};
+
+fn fixture() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/bgl-default.needle"
+    ))
+    .unwrap()
+}
+
+fn bgl_lines() -> Vec<Vec<u8>> {
+    let text = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../data/bgl/BGL_2k.log"
+    ))
+    .unwrap();
+    text.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| l.splitn(2, |&b| b == b' ').nth(1).unwrap_or(&[]).to_vec())
+        .collect()
+}
+
+#[test]
+fn every_line_falls_in_a_bag_including_the_tail() {
+    let bytes = fixture();
+    let model = Model::from_bytes(&bytes).unwrap();
+    let all = bgl_lines();
+    for n in [1usize, 5, 31, 32, 33, 47, 48, 49, 100, 1000, all.len()] {
+        let mut scratch = vec![0f32; model.scratch_len()];
+        let scorer = BagScorer::new(&model, &mut scratch).unwrap();
+        let mut stream = LineStream::<32, 40>::new(scorer).unwrap();
+        let mut bags = Vec::new();
+        for line in &all[..n] {
+            bags.extend(stream.push(line));
+        }
+        bags.extend(stream.finish());
+        assert_eq!(stream.lines_seen(), n as u64);
+        let mut covered = vec![false; n];
+        for bag in &bags {
+            assert!(
+                bag.first_line >= 1 && bag.last_line <= n as u64,
+                "n={n}: {bag:?}"
+            );
+            assert_eq!(
+                u64::from(bag.score.lines),
+                bag.last_line - bag.first_line + 1
+            );
+            for l in bag.first_line..=bag.last_line {
+                covered[(l - 1) as usize] = true;
+            }
+            for t in &bag.score.top {
+                assert!(u64::from(t.index) < u64::from(bag.score.lines));
+            }
+        }
+        assert!(covered.iter().all(|&c| c), "n={n}: a line fell in no bag");
+        assert_eq!(
+            bags.last().unwrap().last_line,
+            n as u64,
+            "n={n}: tail missing"
+        );
+    }
+}
+
+#[test]
+fn stream_bags_score_like_the_same_lines_in_one_shot() {
+    let bytes = fixture();
+    let model = Model::from_bytes(&bytes).unwrap();
+    let all = bgl_lines();
+    let mut scratch = vec![0f32; model.scratch_len()];
+    let scorer = BagScorer::new(&model, &mut scratch).unwrap();
+    let mut stream = LineStream::<32, 40>::new(scorer).unwrap();
+    let mut bags = Vec::new();
+    for line in &all[..300] {
+        bags.extend(stream.push(line));
+    }
+    bags.extend(stream.finish());
+    let mut scratch2 = vec![0f32; model.scratch_len()];
+    let mut one_shot = BagScorer::new(&model, &mut scratch2).unwrap();
+    for bag in &bags {
+        let lines = &all[(bag.first_line - 1) as usize..bag.last_line as usize];
+        assert_eq!(one_shot.score_lines(lines), bag.score);
+    }
+}
+
+#[test]
+fn ten_megabyte_and_invalid_utf8_lines_are_scored_in_fixed_memory() {
+    let bytes = fixture();
+    let model = Model::from_bytes(&bytes).unwrap();
+    let mut scratch = vec![0f32; model.scratch_len()];
+    let scorer = BagScorer::new(&model, &mut scratch).unwrap();
+    // The stream's memory is its type: no line can grow it.
+    let mut stream = LineStream::<32, 40>::new(scorer).unwrap();
+    let huge = vec![b'x'; 10 * 1024 * 1024];
+    let mut words = b"kernel ".repeat(2 * 1024 * 1024);
+    words.extend_from_slice(b"\xff\xfe\xfd");
+    let mut bags = Vec::new();
+    for i in 0..40 {
+        let line: &[u8] = match i % 4 {
+            0 => &huge,
+            1 => &words,
+            2 => b"\xc3\x28 invalid \xa0\xa1 utf8",
+            _ => b"RAS KERNEL INFO generating core.1234",
+        };
+        bags.extend(stream.push(line));
+    }
+    bags.extend(stream.finish());
+    assert!(!bags.is_empty());
+    for bag in bags {
+        assert!((0.0..=1.0).contains(&bag.score.probability));
+    }
+}
+
+#[test]
+fn scratch_and_stream_capacity_are_checked() {
+    let bytes = fixture();
+    let model = Model::from_bytes(&bytes).unwrap();
+    let mut small = vec![0f32; model.scratch_len() - 1];
+    assert!(BagScorer::new(&model, &mut small).is_err());
+    let mut scratch = vec![0f32; model.scratch_len()];
+    let scorer = BagScorer::new(&model, &mut scratch).unwrap();
+    assert!(LineStream::<16, 40>::new(scorer).is_err());
+}
