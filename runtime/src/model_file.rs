@@ -252,12 +252,13 @@ pub(crate) struct ScratchLayout {
     pub m: usize,
     pub att: usize,
     pub mass: usize,
-    pub pnorm: usize,
+    pub phat: usize,
     pub sims: usize,
     pub tmp_p: usize,
     pub tmp_k: usize,
     pub hidden: usize,
     pub features: usize,
+    pub wrow: usize,
     pub total: usize,
 }
 
@@ -280,12 +281,18 @@ impl ScratchLayout {
             m: w,
             att: w * k,
             mass: n,
-            pnorm: n,
+            phat: n * h,
             sims: n,
             tmp_p: usize::from(c.pool_dim),
             tmp_k: k,
             hidden: usize::from(c.classifier_dim),
             features: k * h + 3,
+            wrow: d
+                .max(h)
+                .max(f)
+                .max(k * h + 3)
+                .max(usize::from(c.pool_dim))
+                .max(usize::from(c.classifier_dim)),
             total: 0,
         };
         l.total = l.own
@@ -296,12 +303,13 @@ impl ScratchLayout {
             + l.m
             + l.att
             + l.mass
-            + l.pnorm
+            + l.phat
             + l.sims
             + l.tmp_p
             + l.tmp_k
             + l.hidden
-            + l.features;
+            + l.features
+            + l.wrow;
         l
     }
 }

@@ -7,7 +7,7 @@ use needle_model_def::{Featurizer, ASSIGN_TEMPERATURE as TAU};
 
 use crate::error::SetupError;
 use crate::kernels::{
-    embedding_bag_i8, entropy, f32_at, f32s, layer_norm, linear_i8, softmax_in_place,
+    dot, embedding_bag_i8, entropy, f32s, layer_norm, linear_i8, linear_i8_rows, softmax_in_place,
 };
 use crate::model_file::{linear, Model, ScratchLayout, MAX_TOKENS, MAX_TOP_K};
 
@@ -178,25 +178,19 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         let (m, s) = s.split_at_mut(l.m);
         let (att, s) = s.split_at_mut(l.att);
         let (mass, s) = s.split_at_mut(l.mass);
-        let (pnorm, s) = s.split_at_mut(l.pnorm);
+        let (phat, s) = s.split_at_mut(l.phat);
         let (sims, s) = s.split_at_mut(l.sims);
         let (tmp_p, s) = s.split_at_mut(l.tmp_p);
         let (tmp_k, s) = s.split_at_mut(l.tmp_k);
         let (hidden, s) = s.split_at_mut(l.hidden);
-        let (features, _) = s.split_at_mut(l.features);
+        let (features, s) = s.split_at_mut(l.features);
+        let (wrow, _) = s.split_at_mut(l.wrow);
 
         if let Some(z) = zeroed.filter(|&z| z < n) {
             big[z * d..(z + 1) * d].fill(0.0);
         }
         // Projection: each line's own representation (kept for pooling).
-        let projection = linear(&body.projection);
-        for i in 0..n {
-            linear_i8(
-                &projection,
-                &big[i * d..(i + 1) * d],
-                &mut own[i * hd..(i + 1) * hd],
-            );
-        }
+        linear_i8_rows(&linear(&body.projection), big, n, own, wrow);
         h[..n * hd].copy_from_slice(&own[..n * hd]);
 
         let norm =
@@ -218,41 +212,31 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
                 linear(&layer.key),
                 linear(&layer.value),
             );
-            for i in 0..n {
-                let x = &a[i * hd..(i + 1) * hd];
-                linear_i8(&lq, x, &mut q[i * hd..(i + 1) * hd]);
-                linear_i8(&lk, x, &mut kk[i * hd..(i + 1) * hd]);
-                linear_i8(&lv, x, &mut v[i * hd..(i + 1) * hd]);
-            }
+            linear_i8_rows(&lq, a, n, q, wrow);
+            linear_i8_rows(&lk, a, n, kk, wrow);
+            linear_i8_rows(&lv, a, n, v, wrow);
             // Self-attention, one query row and head at a time; context into `a`.
             for i in 0..n {
                 for head in 0..heads {
                     let off = head * dk;
                     let qi = &q[i * hd + off..i * hd + off + dk];
                     for (j, r) in row[..n].iter_mut().enumerate() {
-                        let kj = &kk[j * hd + off..j * hd + off + dk];
-                        let mut dot = 0.0f32;
-                        for (&x, &y) in qi.iter().zip(kj) {
-                            dot += x * y;
-                        }
-                        *r = dot / scale;
+                        *r = dot(qi, &kk[j * hd + off..j * hd + off + dk]) / scale;
                     }
                     softmax_in_place(&mut row[..n]);
-                    for e in 0..dk {
-                        let mut acc = 0.0f32;
-                        for (j, &p) in row[..n].iter().enumerate() {
-                            acc += p * v[j * hd + off + e];
+                    let ctx = &mut a[i * hd + off..i * hd + off + dk];
+                    ctx.fill(0.0);
+                    for (j, &p) in row[..n].iter().enumerate() {
+                        for (c, &x) in ctx.iter_mut().zip(&v[j * hd + off..j * hd + off + dk]) {
+                            *c += p * x;
                         }
-                        a[i * hd + off + e] = acc;
                     }
                 }
             }
-            let lo = linear(&layer.output);
-            for i in 0..n {
-                linear_i8(&lo, &a[i * hd..(i + 1) * hd], &mut row[..hd]);
-                for (x, &r) in h[i * hd..(i + 1) * hd].iter_mut().zip(&row[..hd]) {
-                    *x += r;
-                }
+            // Output projection into `q` (free now), then the residual.
+            linear_i8_rows(&linear(&layer.output), a, n, q, wrow);
+            for (x, &r) in h[..n * hd].iter_mut().zip(&q[..n * hd]) {
+                *x += r;
             }
             for i in 0..n {
                 norm(
@@ -261,17 +245,12 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
                     &mut a[i * hd..(i + 1) * hd],
                 );
             }
-            let (fi, fo) = (linear(&layer.ff_in), linear(&layer.ff_out));
-            for i in 0..n {
-                let hid = &mut big[i * ff..(i + 1) * ff];
-                linear_i8(&fi, &a[i * hd..(i + 1) * hd], hid);
-                hid.iter_mut().for_each(|x| *x = x.max(0.0));
-            }
-            for i in 0..n {
-                linear_i8(&fo, &big[i * ff..(i + 1) * ff], &mut row[..hd]);
-                for (x, &r) in h[i * hd..(i + 1) * hd].iter_mut().zip(&row[..hd]) {
-                    *x += r;
-                }
+            // Feed-forward: hidden in `big` (q|k|v are done), output into `a`.
+            linear_i8_rows(&linear(&layer.ff_in), a, n, big, wrow);
+            big[..n * ff].iter_mut().for_each(|x| *x = x.max(0.0));
+            linear_i8_rows(&linear(&layer.ff_out), big, n, a, wrow);
+            for (x, &r) in h[..n * hd].iter_mut().zip(&a[..n * hd]) {
+                *x += r;
             }
         }
         // z = final LayerNorm, into `a`.
@@ -284,23 +263,26 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         }
 
         // Prototype similarity and the bag statistics F_p.
-        for (j, pn) in pnorm.iter_mut().enumerate() {
-            let sq: f32 = (0..hd)
-                .map(|e| f32_at(body.prototypes, j * hd + e))
-                .map(|x| x * x)
-                .sum();
-            *pn = libm::sqrtf(sq + EPS);
+        // p̂ = p / sqrt(Σp² + ε), once per bag.
+        for (j, p_hat) in phat.chunks_exact_mut(hd).enumerate() {
+            let p = &body.prototypes[j * hd * 4..(j + 1) * hd * 4];
+            let sq: f32 = f32s(p).map(|x| x * x).sum();
+            let pn = libm::sqrtf(sq + EPS);
+            for (o, x) in p_hat.iter_mut().zip(f32s(p)) {
+                *o = x / pn;
+            }
         }
         mass.fill(0.0);
         let mut v_sum = 0.0f32;
         for i in 0..n {
             let z = &a[i * hd..(i + 1) * hd];
             let zn = libm::sqrtf(z.iter().map(|x| x * x).sum::<f32>() + EPS);
-            for (j, sim) in sims.iter_mut().enumerate() {
-                let mut cos = 0.0f32;
-                for (e, &x) in z.iter().enumerate() {
-                    cos += (x / zn) * (f32_at(body.prototypes, j * hd + e) / pnorm[j]);
-                }
+            let z_hat = &mut row[..hd];
+            for (o, &x) in z_hat.iter_mut().zip(z) {
+                *o = x / zn;
+            }
+            for (sim, p_hat) in sims.iter_mut().zip(phat.chunks_exact(hd)) {
+                let cos = dot(z_hat, p_hat);
                 let dist = libm::sqrtf((cos * -2.0 + 2.0).max(0.0) + EPS);
                 *sim = 1.0 / (dist + 1.0);
             }
@@ -341,12 +323,12 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
             softmax_in_place(&mut att[head * w..head * w + n]);
         }
         for head in 0..k {
-            for e in 0..hd {
-                let mut acc = 0.0f32;
-                for i in 0..n {
-                    acc += att[head * w + i] * own[i * hd + e];
+            let pooled = &mut features[head * hd..(head + 1) * hd];
+            pooled.fill(0.0);
+            for (i, &wt) in att[head * w..head * w + n].iter().enumerate() {
+                for (p, &x) in pooled.iter_mut().zip(&own[i * hd..(i + 1) * hd]) {
+                    *p += wt * x;
                 }
-                features[head * hd + e] = acc;
             }
         }
         features[k * hd] = m_bag;

@@ -1,4 +1,4 @@
-use super::f32s;
+use super::{dot, dot4, dot_i8, f32s};
 
 /// A borrowed int8 linear layer: `out × inputs` weights (row per output, one
 /// f32 scale per row) and `out` f32 biases, all little-endian bytes.
@@ -21,7 +21,7 @@ pub struct LinearI8<'a> {
 /// Weights stay int8 in flash and are widened one at a time; activations stay
 /// f32 (the Cortex-M4F has a single-cycle FPU multiply-accumulate, and f32
 /// activations keep the scores within the fidelity budget without
-/// calibration data). Summation runs in input order.
+/// calibration data). Summation order: [`dot_i8`]'s fixed eight-lane tree.
 pub fn linear_i8(layer: &LinearI8<'_>, input: &[f32], output: &mut [f32]) {
     let rows = layer.weight.chunks_exact(layer.inputs.max(1));
     for (((out, row), scale), bias) in output
@@ -30,11 +30,59 @@ pub fn linear_i8(layer: &LinearI8<'_>, input: &[f32], output: &mut [f32]) {
         .zip(f32s(layer.scales))
         .zip(f32s(layer.bias))
     {
-        let mut acc = 0.0f32;
-        for (&x, &w) in input.iter().zip(row) {
-            acc += x * f32::from(w as i8);
+        *out = dot_i8(input, row) * scale + bias;
+    }
+}
+
+/// [`linear_i8`] over `n` input rows at once (`inputs` is `n × in`,
+/// `outputs` is `n × out`, row-major). Each weight row is widened to f32
+/// once into `wrow` (at least `in` values) and reused for every input row,
+/// so the inner loop is a plain f32 [`dot`] that vectorizes. Per output the
+/// arithmetic is the same as [`linear_i8`]'s: `dot(x, w) * scale + bias`.
+pub fn linear_i8_rows(
+    layer: &LinearI8<'_>,
+    inputs: &[f32],
+    n: usize,
+    outputs: &mut [f32],
+    wrow: &mut [f32],
+) {
+    let (fan_in, out) = (layer.inputs, layer.out);
+    if fan_in == 0 || wrow.len() < fan_in {
+        return;
+    }
+    let wrow = &mut wrow[..fan_in];
+    let rows = layer.weight.chunks_exact(fan_in);
+    for (o, ((row, scale), bias)) in rows
+        .zip(f32s(layer.scales))
+        .zip(f32s(layer.bias))
+        .enumerate()
+    {
+        for (dst, &q) in wrow.iter_mut().zip(row) {
+            *dst = f32::from(q as i8);
         }
-        *out = acc * scale + bias;
+        let Some(inputs) = inputs.get(..n * fan_in) else {
+            return;
+        };
+        // Four input rows per pass share each load of the weight row.
+        let mut groups = inputs.chunks_exact(4 * fan_in);
+        let mut i = 0;
+        for g in &mut groups {
+            let (r0, rest) = g.split_at(fan_in);
+            let (r1, rest) = rest.split_at(fan_in);
+            let (r2, r3) = rest.split_at(fan_in);
+            for (k, y) in dot4([r0, r1, r2, r3], wrow).into_iter().enumerate() {
+                if let Some(slot) = outputs.get_mut((i + k) * out + o) {
+                    *slot = y * scale + bias;
+                }
+            }
+            i += 4;
+        }
+        for x in groups.remainder().chunks_exact(fan_in) {
+            if let Some(slot) = outputs.get_mut(i * out + o) {
+                *slot = dot(x, wrow) * scale + bias;
+            }
+            i += 1;
+        }
     }
 }
 

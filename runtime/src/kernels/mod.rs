@@ -5,14 +5,16 @@
 //! Only basic IEEE operations and `libm` are used, in a fixed order, so the
 //! same bits come out on x86-64, aarch64 and Cortex-M4.
 
+mod dot;
 mod embedding;
 mod layer_norm;
 mod linear;
 mod softmax;
 
+pub use dot::{dot, dot4, dot_i8};
 pub use embedding::embedding_bag_i8;
 pub use layer_norm::layer_norm;
-pub use linear::{linear_i8, LinearI8};
+pub use linear::{linear_i8, linear_i8_rows, LinearI8};
 pub use softmax::{entropy, softmax_in_place};
 
 /// Reads little-endian f32 values from raw bytes (no alignment needed).
