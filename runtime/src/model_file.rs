@@ -237,7 +237,7 @@ impl<'a> Model<'a> {
     /// Bytes of working memory one bag needs: the scratch plus the scorer's
     /// on-stack token buffer for one line.
     pub fn bag_memory_bytes(&self) -> usize {
-        self.scratch_len() * 4 + usize::from(self.config().featurizer.max_tokens) * 2
+        self.scratch_len() * 4 + MAX_TOKENS * 2
     }
 }
 
