@@ -96,6 +96,7 @@ impl Default for ModelConfig {
 
 /// A configuration value outside what the model supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ConfigError {
     /// A dimension is zero or above its maximum.

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Compares per-bag results of the firmware (defmt-print text) with the host
+`needle score` JSON Lines: line ranges, flags, top lines and the exact f32
+bits of every score and attention weight. Prints figures from the firmware
+log (ticks per bag, stack) as JSON on request.
+
+usage: compare_bags.py HOST.jsonl FIRMWARE.txt [--figures OUT.json]
+"""
+import json
+import re
+import statistics
+import struct
+import sys
+
+
+def f32_bits(x: float) -> int:
+    # serde_json prints an f32 as its shortest round-trip decimal, so packing
+    # the parsed value as f32 gives back the exact bits.
+    return struct.unpack("<I", struct.pack("<f", x))[0]
+
+
+def host_bags(path):
+    bags = []
+    with open(path) as f:
+        for line in f:
+            row = json.loads(line)
+            if row["type"] != "bag":
+                continue
+            d = row["data"]
+            bags.append(
+                (
+                    d["first_line"],
+                    d["last_line"],
+                    f32_bits(d["score"]),
+                    d["anomalous"],
+                    tuple((t["line"], f32_bits(t["weight"])) for t in d["top"]),
+                )
+            )
+    return bags
+
+
+BAG = re.compile(r"bag (\d+) (\d+) score \S+ bits ([0-9a-f]{8}) anomalous (true|false) ticks (\d+)")
+TOP = re.compile(r"top (\d+) weight \S+ bits ([0-9a-f]{8})")
+DONE = re.compile(r"done: (\d+) lines, (\d+) bags, (\d+) ticks in the stream, stack high-water (\d+) bytes")
+CAL = re.compile(r"calibration: delay\(4000000\) took (\d+) ticks")
+
+
+def firmware_bags(path):
+    bags, ticks, done, cal = [], [], None, None
+    current = None
+    with open(path) as f:
+        for line in f:
+            if m := BAG.search(line):
+                if current:
+                    bags.append(current)
+                current = [int(m[1]), int(m[2]), int(m[3], 16), m[4] == "true", []]
+                ticks.append(int(m[5]))
+            elif m := TOP.search(line):
+                current[4].append((int(m[1]), int(m[2], 16)))
+            elif m := DONE.search(line):
+                done = tuple(int(g) for g in m.groups())
+            elif m := CAL.search(line):
+                cal = int(m[1])
+    if current:
+        bags.append(current)
+    return [(a, b, c, d, tuple(e)) for a, b, c, d, e in bags], ticks, done, cal
+
+
+def main():
+    host = host_bags(sys.argv[1])
+    fw, ticks, done, cal = firmware_bags(sys.argv[2])
+    if done is None:
+        sys.exit("firmware log has no 'done' line: it did not finish")
+    if not host:
+        sys.exit("host produced no bags")
+    diffs = [(i, h, f) for i, (h, f) in enumerate(zip(host, fw)) if h != f]
+    if len(host) != len(fw) or diffs:
+        print(f"MISMATCH: host {len(host)} bags, firmware {len(fw)} bags", file=sys.stderr)
+        for i, h, f in diffs[:5]:
+            print(f"  bag {i}: host {h}\n          firmware {f}", file=sys.stderr)
+        sys.exit(1)
+    print(f"identical: {len(host)} bags, every score and top-line weight bit for bit")
+    if "--figures" in sys.argv:
+        out = sys.argv[sys.argv.index("--figures") + 1]
+        figures = {
+            "bags": len(fw),
+            "lines": done[0],
+            "stream_ticks": done[2],
+            "stack_high_water_bytes": done[3],
+            "calibration_ticks_for_4000002_instructions": cal,
+            "median_ticks_per_bag_push": statistics.median(ticks),
+        }
+        if cal:
+            per_tick = 4_000_002 / cal
+            figures["instructions_per_tick"] = per_tick
+            figures["median_instructions_per_bag"] = statistics.median(ticks) * per_tick
+            figures["instructions_per_bag_all_in"] = done[2] * per_tick / len(fw)
+        with open(out, "w") as f:
+            json.dump(figures, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
