@@ -139,7 +139,10 @@ fn run() -> debug::ExitStatus {
     // times, so under -icount this should read n/40 ticks.
     let t0 = Ticks::now();
     cortex_m::asm::delay(4_000_000);
-    defmt::info!("calibration: delay(4000000) took {=u32} ticks", Ticks::since(t0));
+    defmt::info!(
+        "calibration: delay(4000000) took {=u32} ticks",
+        Ticks::since(t0)
+    );
     let scratch = SCRATCH.take();
     let scorer = match BagScorer::new(&model, scratch) {
         Ok(s) => s,
