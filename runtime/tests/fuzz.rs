@@ -77,6 +77,16 @@ proptest! {
     }
 
     #[test]
+    fn featurizer_stays_in_bounds_on_any_bytes(line in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let model = Model::from_bytes(fixture()).unwrap();
+        let featurizer = needle_runtime::Featurizer::new(model.config().featurizer);
+        let mut tokens = [0u16; 64];
+        let n = featurizer.featurize(&line, &mut tokens);
+        prop_assert!(n <= 40);
+        prop_assert!(tokens[..n].iter().all(|&t| t >= 1 && u32::from(t) < model.config().featurizer.buckets));
+    }
+
+    #[test]
     fn arbitrary_lines_never_panic(lines in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..512), 0..80)) {
         let model = Model::from_bytes(fixture()).unwrap();
         let mut scratch = vec![0f32; model.scratch_len()];
