@@ -3,9 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use needle_model_def::Featurizer;
 use needle_runtime::Model;
-use needle_trainer::bags::{default_windowing, BagSet};
+use needle_trainer::bags::BagSet;
 use needle_trainer::experiment::{evaluate, load_checkpoint, CheckpointMeta};
 use needle_trainer::metrics::ranked;
 use needle_trainer::read::{read_log, LogFormat};
@@ -29,13 +28,7 @@ fn exported() -> (needle_model_def::LogMilp<B>, CheckpointMeta, Vec<u8>) {
 
 fn held_out(meta: &CheckpointMeta) -> BagSet {
     let file = read_log(&root("data/bgl/BGL_8k.log"), LogFormat::Bgl).unwrap();
-    let mut set = BagSet::default();
-    set.add_segment(
-        &file,
-        0..file.lines.len(),
-        default_windowing(&meta.config),
-        &Featurizer::new(meta.config.featurizer),
-    );
+    let set = BagSet::from_file(&file, &meta.config);
     set
 }
 

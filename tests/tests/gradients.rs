@@ -5,8 +5,8 @@ use std::path::Path;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::Tensor;
-use needle_model_def::{Featurizer, LogMilp, ModelConfig};
-use needle_trainer::bags::{default_windowing, BagSet};
+use needle_model_def::{LogMilp, ModelConfig};
+use needle_trainer::bags::BagSet;
 use needle_trainer::read::{read_log, LogFormat};
 use needle_trainer::train::{make_batch, step_losses, TrainOptions};
 
@@ -62,13 +62,7 @@ fn setup() -> (
         LogFormat::Bgl,
     )
     .unwrap();
-    let mut set = BagSet::default();
-    set.add_segment(
-        &file,
-        0..file.lines.len(),
-        default_windowing(&config),
-        &Featurizer::new(config.featurizer),
-    );
+    let set = BagSet::from_file(&file, &config);
     let pos: Vec<usize> = (0..set.bags.len())
         .filter(|&i| set.bags[i].is_positive())
         .take(4)

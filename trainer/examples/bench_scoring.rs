@@ -9,9 +9,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use needle_model_def::Featurizer;
 use needle_runtime::{BagScorer, Model};
-use needle_trainer::bags::{default_windowing, BagSet};
+use needle_trainer::bags::BagSet;
 use needle_trainer::experiment::load_checkpoint;
 use needle_trainer::metrics::ranked;
 use needle_trainer::read::{read_log, LogFormat};
@@ -33,13 +32,7 @@ fn main() {
     let bytes = std::fs::read(root.join("tests/fixtures/bgl-default.needle")).expect("model file");
     let runtime = Model::from_bytes(&bytes).expect("model loads");
     let file = read_log(&root.join("data/bgl/BGL_8k.log"), LogFormat::Bgl).expect("data");
-    let mut set = BagSet::default();
-    set.add_segment(
-        &file,
-        0..file.lines.len(),
-        default_windowing(&meta.config),
-        &Featurizer::new(meta.config.featurizer),
-    );
+    let set = BagSet::from_file(&file, &meta.config);
     let bags = set.bags.len();
     let reps = 5;
 

@@ -169,6 +169,18 @@ impl BagSet {
         }
     }
 
+    /// One whole file, bagged with the model's own count windows.
+    pub fn from_file(file: &LogFile, config: &ModelConfig) -> Self {
+        let mut set = Self::default();
+        set.add_segment(
+            file,
+            0..file.lines.len(),
+            default_windowing(config),
+            &Featurizer::new(config.featurizer),
+        );
+        set
+    }
+
     /// Number of positive bags.
     pub fn positives(&self) -> usize {
         self.bags.iter().filter(|b| b.is_positive()).count()
