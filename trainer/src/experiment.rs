@@ -506,11 +506,43 @@ pub fn run_loaded<B: AutodiffBackend>(
         request.windowing,
         &config,
     )?;
-    let trained = train::<B>(&splits.train, &splits.val, &request.options, device);
+    // Fail before training, not after it, if the output cannot be written.
+    fs::create_dir_all(&request.out).map_err(|e| {
+        write_err(
+            &request.out,
+            format!("cannot create the output directory: {e}"),
+        )
+    })?;
+    let val_labels: Vec<bool> = splits.val.bags.iter().map(|b| b.is_positive()).collect();
+    // Checkpoint every new best epoch as it happens (threshold from its own
+    // validation scores), so an interrupted run keeps its best model.
+    let mut checkpoint_error = None;
+    let mut on_best = |model: &LogMilp<B::InnerBackend>, epoch: usize, preds: &[BagPrediction]| {
+        let scores: Vec<f64> = preds.iter().map(|p| p.prob).collect();
+        let meta = CheckpointMeta {
+            config,
+            threshold: best_f1_threshold(&scores, &val_labels).unwrap_or(0.5),
+            epoch,
+            consistency: request.options.consistency,
+            seed: request.options.seed,
+        };
+        if let Err(e) = save_checkpoint(&request.out, model, &meta) {
+            checkpoint_error.get_or_insert(e);
+        }
+    };
+    let trained = train::<B>(
+        &splits.train,
+        &splits.val,
+        &request.options,
+        device,
+        &mut on_best,
+    );
+    if let Some(e) = checkpoint_error {
+        return Err(e);
+    }
     let inner = device.clone();
     let val_preds = predict(&trained.model, &splits.val, &config, 64, &inner);
     let val_scores: Vec<f64> = val_preds.iter().map(|p| p.prob).collect();
-    let val_labels: Vec<bool> = splits.val.bags.iter().map(|b| b.is_positive()).collect();
     let mut warnings: Vec<String> = train_files
         .iter()
         .chain(val_files)

@@ -388,12 +388,15 @@ fn progress_bar(len: u64, visible: bool, epoch: usize, epochs: usize) -> Progres
 
 /// Trains on `train` with weighted random sampling, keeps the epoch with the
 /// best AUC-PR on `val`, and returns that model on the inner (non-autodiff)
-/// backend.
+/// backend. `on_best` sees every new best model (its epoch and validation
+/// predictions) as soon as it is found, so a caller can checkpoint it and an
+/// interrupted run keeps its best model so far.
 pub fn train<B: AutodiffBackend>(
     train: &BagSet,
     val: &BagSet,
     opts: &TrainOptions,
     device: &B::Device,
+    on_best: &mut dyn FnMut(&LogMilp<B::InnerBackend>, usize, &[BagPrediction]),
 ) -> Trained<B::InnerBackend> {
     B::seed(device, opts.seed);
     let mut rng = StdRng::seed_from_u64(opts.seed);
@@ -466,6 +469,7 @@ pub fn train<B: AutodiffBackend>(
         }
         history.push(log);
         if best.as_ref().is_none_or(|(b, _, _)| val_auc_pr > *b) {
+            on_best(&valid, epoch, &preds);
             best = Some((val_auc_pr, epoch, valid));
         }
     }

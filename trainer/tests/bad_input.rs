@@ -190,3 +190,17 @@ fn time_windows_train_and_report() {
     assert_eq!(report["data"]["windowing"]["kind"], "time");
     assert!(report["data"]["test_bags"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn unwritable_output_directory_fails_before_training() {
+    let dir = scratch("unwritable");
+    let blocker = dir.join("a-file");
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let o = train(
+        &data("bgl/BGL_2k.log"),
+        &data("bgl/BGL_2k.log"),
+        &blocker.join("out"),
+        &[],
+    );
+    assert_clean_failure(&o, "cannot create the output directory");
+}
