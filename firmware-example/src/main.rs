@@ -32,8 +32,8 @@ static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.needle"));
 /// Raw log lines, newline-separated.
 static LINES: &[u8] = include_bytes!("../data/bgl_300.log");
 
-/// f32 values of scorer scratch; `needle inspect` reports 14,046 for the
-/// default model, and `BagScorer::new` checks it at run time.
+/// f32 values of scorer scratch; the default model needs 14,154 (`Model::scratch_len`,
+/// logged at start-up), and `BagScorer::new` checks it at run time.
 const SCRATCH_LEN: usize = 14_208;
 static SCRATCH: ConstStaticCell<[f32; SCRATCH_LEN]> = ConstStaticCell::new([0.0; SCRATCH_LEN]);
 
