@@ -22,13 +22,15 @@ extern crate alloc;
 mod config;
 mod featurize;
 pub mod format;
+mod localize;
 #[cfg(feature = "burn")]
 mod model;
 
 pub use config::{ConfigError, FeaturizerConfig, ModelConfig, ASSIGN_TEMPERATURE};
 pub use featurize::Featurizer;
+pub use localize::{entropy, min_entropy_head};
 #[cfg(feature = "burn")]
 pub use model::{
-    entropy, min_entropy_heads, parameter_values, BagBatch, EncoderLayer, FloatEncoderLayer,
-    FloatLinear, FloatNorm, FloatWeights, LogMilp, LogMilpOutput, DROPOUT,
+    min_entropy_heads, parameter_values, BagBatch, EncoderLayer, FloatEncoderLayer, FloatLinear,
+    FloatNorm, FloatWeights, LogMilp, LogMilpOutput, DROPOUT,
 };

@@ -419,7 +419,8 @@ fn l2_normalize<B: Backend>(t: Tensor<B, 3>) -> Tensor<B, 3> {
 }
 
 /// Index of the head with the smallest attention entropy, per bag, from host
-/// copies of the attention `[B, K, W]` (row-major). Ties go to the lowest head.
+/// copies of the attention `[B, K, W]` (row-major); the rule is
+/// [`crate::min_entropy_head`].
 pub fn min_entropy_heads(
     attention: &[f32],
     bags: usize,
@@ -428,24 +429,10 @@ pub fn min_entropy_heads(
 ) -> Vec<usize> {
     (0..bags)
         .map(|b| {
-            let mut best = (0usize, f32::INFINITY);
-            for k in 0..heads {
+            crate::localize::min_entropy_head((0..heads).map(|k| {
                 let start = (b * heads + k) * window;
-                let row = attention.get(start..start + window).unwrap_or(&[]);
-                let h = entropy(row);
-                if h < best.1 {
-                    best = (k, h);
-                }
-            }
-            best.0
+                attention.get(start..start + window).unwrap_or(&[])
+            }))
         })
         .collect()
-}
-
-/// Shannon entropy (nats) of a probability row; terms at 0 contribute 0.
-pub fn entropy(row: &[f32]) -> f32 {
-    row.iter()
-        .filter(|&&a| a > 0.0)
-        .map(|&a| -a * libm::logf(a))
-        .sum()
 }

@@ -3,11 +3,11 @@
 
 use heapless::Vec;
 use needle_model_def::format::Norm;
-use needle_model_def::{Featurizer, ASSIGN_TEMPERATURE as TAU};
+use needle_model_def::{min_entropy_head, Featurizer, ASSIGN_TEMPERATURE as TAU};
 
 use crate::error::SetupError;
 use crate::kernels::{
-    dot, embedding_bag_i8, entropy, f32s, layer_norm, linear_i8, linear_i8_rows, softmax_in_place,
+    dot, embedding_bag_i8, f32s, layer_norm, linear_i8, linear_i8_rows, softmax_in_place,
 };
 use crate::model_file::{linear, Model, ScratchLayout, MAX_TOKENS, MAX_TOP_K};
 
@@ -341,14 +341,8 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         let probability = 1.0 / (1.0 + libm::expf(-logit[0]));
 
         // Localization: the minimum-entropy head's top-k lines.
-        let mut best = (0usize, f32::INFINITY);
-        for head in 0..k {
-            let e = entropy(&att[head * w..head * w + n]);
-            if e < best.1 {
-                best = (head, e);
-            }
-        }
-        let row_att = &att[best.0 * w..best.0 * w + n];
+        let best_head = min_entropy_head((0..k).map(|head| &att[head * w..head * w + n]));
+        let row_att = &att[best_head * w..best_head * w + n];
         let mut top: Vec<TopLine, MAX_TOP_K> = Vec::new();
         let want = usize::from(c.top_k).min(n);
         while top.len() < want {
@@ -372,13 +366,13 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
                 break;
             }
         }
-        self.head = best.0;
+        self.head = best_head;
         self.lines = n;
         BagScore {
             probability,
             anomalous: probability >= model.threshold(),
             lines: n as u16,
-            head: best.0 as u16,
+            head: best_head as u16,
             top,
         }
     }

@@ -15,7 +15,7 @@ pub use dot::{dot, dot4, dot_i8};
 pub use embedding::embedding_bag_i8;
 pub use layer_norm::layer_norm;
 pub use linear::{linear_i8, linear_i8_rows, LinearI8};
-pub use softmax::{entropy, softmax_in_place};
+pub use softmax::softmax_in_place;
 
 /// Reads little-endian f32 values from raw bytes (no alignment needed).
 pub fn f32s(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {

@@ -13,14 +13,6 @@ pub fn softmax_in_place(values: &mut [f32]) {
     }
 }
 
-/// Shannon entropy (nats) of a probability row; zero terms contribute 0.
-pub fn entropy(row: &[f32]) -> f32 {
-    row.iter()
-        .filter(|&&a| a > 0.0)
-        .map(|&a| -a * libm::logf(a))
-        .sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,10 +29,5 @@ mod tests {
         let mut v = [1.0e30, -1.0e30, 0.0];
         softmax_in_place(&mut v);
         assert_eq!(v, [1.0, 0.0, 0.0]);
-    }
-
-    #[test]
-    fn entropy_of_one_hot_is_zero() {
-        assert_eq!(entropy(&[0.0, 1.0, 0.0]), 0.0);
     }
 }
