@@ -169,10 +169,16 @@ fn score(model_path: &Path, file: Option<&Path>, pretty: bool) -> Result<()> {
         if std::str::from_utf8(&buf).is_err() {
             non_utf8 += 1;
         }
-        if texts.len() == window {
-            texts.pop_front();
-        }
-        texts.push_back((line_no, buf.clone()));
+        // Keep the window's texts for printing top lines, reusing the
+        // buffer of the line that falls out instead of allocating per line.
+        let mut kept = if texts.len() == window {
+            texts.pop_front().map(|(_, v)| v).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        kept.clear();
+        kept.extend_from_slice(&buf);
+        texts.push_back((line_no, kept));
         if let Some(bag) = stream.push(&buf) {
             printer.bag(&bag, &texts)?;
         }
