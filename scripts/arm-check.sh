@@ -12,6 +12,7 @@
 # and defmt-print from crates.io. Uses rustup targets when installed, else
 # Debian's Rust toolchain with build-std.
 set -euo pipefail
+trap 'echo "FAIL: arm-check.sh stopped at line $LINENO (exit $?)" >&2' ERR
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=$ROOT/target/arm-check
@@ -63,10 +64,8 @@ QEMU_M4=(qemu-system-arm -cpu cortex-m4 -machine mps2-an386 -nographic -semihost
 
 build_firmware --features corrupt-model
 cp "$ELF" "$OUT/firmware-corrupt.elf"
-set +e
-timeout 120 "${QEMU_M4[@]}" -kernel "$OUT/firmware-corrupt.elf" > "$OUT/firmware-corrupt.defmt"
-status=$?
-set -e
+status=0
+timeout 120 "${QEMU_M4[@]}" -kernel "$OUT/firmware-corrupt.elf" > "$OUT/firmware-corrupt.defmt" || status=$?
 defmt-print -e "$OUT/firmware-corrupt.elf" < "$OUT/firmware-corrupt.defmt" > "$OUT/firmware-corrupt.txt" 2>&1 || true
 if [ "$status" -ne 1 ] || ! grep -q "model rejected: Checksum" "$OUT/firmware-corrupt.txt"; then
   echo "FAIL: a corrupted model must be reported and exit 1 (got $status):"; cat "$OUT/firmware-corrupt.txt"; exit 1
@@ -77,7 +76,11 @@ build_firmware
 cp "$ELF" "$OUT/firmware.elf"
 # -icount shift=0: one instruction per ns of virtual time, so the firmware's
 # SysTick readings count instructions (calibrated in the same run).
-timeout 600 "${QEMU_M4[@]}" -icount shift=0 -kernel "$OUT/firmware.elf" > "$OUT/firmware.defmt"
+if ! timeout 600 "${QEMU_M4[@]}" -icount shift=0 -kernel "$OUT/firmware.elf" > "$OUT/firmware.defmt"; then
+  echo "FAIL: the firmware did not finish cleanly; its log:"
+  defmt-print -e "$OUT/firmware.elf" < "$OUT/firmware.defmt" || true
+  exit 1
+fi
 defmt-print -e "$OUT/firmware.elf" < "$OUT/firmware.defmt" > "$OUT/firmware.txt" 2>&1
 grep -E "model loaded|done" "$OUT/firmware.txt"
 python3 scripts/compare_bags.py "$OUT/host.jsonl" "$OUT/firmware.txt" --figures "$OUT/figures.json"

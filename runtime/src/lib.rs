@@ -25,7 +25,9 @@
 //! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// One `unsafe` call in the crate: entering the AVX build of the linear
+// kernel after checking the CPU has AVX (kernels/linear.rs, `std` only).
+#![deny(unsafe_code)]
 
 mod error;
 mod kernels;

@@ -7,7 +7,7 @@ use needle_model_def::format::{
 use needle_model_def::ModelConfig;
 
 use crate::error::LoadError;
-use crate::kernels::{f32s, LinearI8};
+use crate::kernels::{f32s, LinearI8, PANEL_OUTPUTS};
 
 /// Largest bag this runtime scores (bounds the stack-free scratch layout).
 pub const MAX_WINDOW: usize = 256;
@@ -254,11 +254,9 @@ pub(crate) struct ScratchLayout {
     pub mass: usize,
     pub phat: usize,
     pub sims: usize,
-    pub tmp_p: usize,
-    pub tmp_k: usize,
     pub hidden: usize,
     pub features: usize,
-    pub wrow: usize,
+    pub panel: usize,
     pub total: usize,
 }
 
@@ -275,24 +273,22 @@ impl ScratchLayout {
             h: w * h,
             a: w * h,
             // x (line embeddings) before the projection, then q|k|v, then the
-            // feed-forward hidden: never needed at the same time.
-            big: (3 * w * h).max(w * f).max(w * d),
+            // feed-forward hidden, then the pooling hidden: never needed at
+            // the same time.
+            big: (3 * w * h)
+                .max(w * f)
+                .max(w * d)
+                .max(w * usize::from(c.pool_dim)),
             row: w.max(h),
             m: w,
             att: w * k,
             mass: n,
             phat: n * h,
             sims: n,
-            tmp_p: usize::from(c.pool_dim),
-            tmp_k: k,
             hidden: usize::from(c.classifier_dim),
             features: k * h + 3,
-            wrow: d
-                .max(h)
-                .max(f)
-                .max(k * h + 3)
-                .max(usize::from(c.pool_dim))
-                .max(usize::from(c.classifier_dim)),
+            // Widened weights of the multi-row layers, eight outputs at a time.
+            panel: PANEL_OUTPUTS * d.max(h).max(f).max(usize::from(c.pool_dim)),
             total: 0,
         };
         l.total = l.own
@@ -305,11 +301,9 @@ impl ScratchLayout {
             + l.mass
             + l.phat
             + l.sims
-            + l.tmp_p
-            + l.tmp_k
             + l.hidden
             + l.features
-            + l.wrow;
+            + l.panel;
         l
     }
 }

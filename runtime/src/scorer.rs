@@ -7,7 +7,8 @@ use needle_model_def::{min_entropy_head, Featurizer, ASSIGN_TEMPERATURE as TAU};
 
 use crate::error::SetupError;
 use crate::kernels::{
-    dot, embedding_bag_i8, f32s, layer_norm, linear_i8, linear_i8_rows, softmax_in_place,
+    dot, embedding_bag_i8, f32s, layer_norm, linear_i8, linear_i8_rows, softmax_in_place, tanh,
+    OutputLayout,
 };
 use crate::model_file::{linear, Model, ScratchLayout, MAX_TOKENS, MAX_TOP_K};
 
@@ -180,17 +181,16 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         let (mass, s) = s.split_at_mut(l.mass);
         let (phat, s) = s.split_at_mut(l.phat);
         let (sims, s) = s.split_at_mut(l.sims);
-        let (tmp_p, s) = s.split_at_mut(l.tmp_p);
-        let (tmp_k, s) = s.split_at_mut(l.tmp_k);
         let (hidden, s) = s.split_at_mut(l.hidden);
         let (features, s) = s.split_at_mut(l.features);
-        let (wrow, _) = s.split_at_mut(l.wrow);
+        let (panel, _) = s.split_at_mut(l.panel);
+        let rows = OutputLayout::Rows;
 
         if let Some(z) = zeroed.filter(|&z| z < n) {
             big[z * d..(z + 1) * d].fill(0.0);
         }
         // Projection: each line's own representation (kept for pooling).
-        linear_i8_rows(&linear(&body.projection), big, n, own, wrow);
+        linear_i8_rows(&linear(&body.projection), big, n, own, panel, rows);
         h[..n * hd].copy_from_slice(&own[..n * hd]);
 
         let norm =
@@ -212,18 +212,26 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
                 linear(&layer.key),
                 linear(&layer.value),
             );
-            linear_i8_rows(&lq, a, n, q, wrow);
-            linear_i8_rows(&lk, a, n, kk, wrow);
-            linear_i8_rows(&lv, a, n, v, wrow);
+            linear_i8_rows(&lq, a, n, q, panel, rows);
+            // Keys column-major (feature t of every line is `kk[t * w..][..n]`),
+            // so one query's scores against all keys are vector operations.
+            linear_i8_rows(&lk, a, n, kk, panel, OutputLayout::Columns { stride: w });
+            linear_i8_rows(&lv, a, n, v, panel, rows);
             // Self-attention, one query row and head at a time; context into `a`.
             for i in 0..n {
                 for head in 0..heads {
                     let off = head * dk;
                     let qi = &q[i * hd + off..i * hd + off + dk];
-                    for (j, r) in row[..n].iter_mut().enumerate() {
-                        *r = dot(qi, &kk[j * hd + off..j * hd + off + dk]) / scale;
+                    let scores = &mut row[..n];
+                    scores.fill(0.0);
+                    for (t, &qt) in qi.iter().enumerate() {
+                        let key_t = &kk[(off + t) * w..(off + t) * w + n];
+                        for (r, &kt) in scores.iter_mut().zip(key_t) {
+                            *r += qt * kt;
+                        }
                     }
-                    softmax_in_place(&mut row[..n]);
+                    scores.iter_mut().for_each(|r| *r /= scale);
+                    softmax_in_place(scores);
                     let ctx = &mut a[i * hd + off..i * hd + off + dk];
                     ctx.fill(0.0);
                     for (j, &p) in row[..n].iter().enumerate() {
@@ -234,7 +242,7 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
                 }
             }
             // Output projection into `q` (free now), then the residual.
-            linear_i8_rows(&linear(&layer.output), a, n, q, wrow);
+            linear_i8_rows(&linear(&layer.output), a, n, q, panel, rows);
             for (x, &r) in h[..n * hd].iter_mut().zip(&q[..n * hd]) {
                 *x += r;
             }
@@ -246,9 +254,9 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
                 );
             }
             // Feed-forward: hidden in `big` (q|k|v are done), output into `a`.
-            linear_i8_rows(&linear(&layer.ff_in), a, n, big, wrow);
+            linear_i8_rows(&linear(&layer.ff_in), a, n, big, panel, rows);
             big[..n * ff].iter_mut().for_each(|x| *x = x.max(0.0));
-            linear_i8_rows(&linear(&layer.ff_out), big, n, a, wrow);
+            linear_i8_rows(&linear(&layer.ff_out), big, n, a, panel, rows);
             for (x, &r) in h[..n * hd].iter_mut().zip(&a[..n * hd]) {
                 *x += r;
             }
@@ -309,14 +317,16 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         let v_bag = v_sum / lines;
 
         // Attention pooling: logits from z, plus γ_k · b_i; values = own projection.
-        let (ph, ps) = (linear(&body.pool_hidden), linear(&body.pool_score));
-        for i in 0..n {
-            linear_i8(&ph, &a[i * hd..(i + 1) * hd], tmp_p);
-            tmp_p.iter_mut().for_each(|x| *x = libm::tanhf(*x));
-            linear_i8(&ps, tmp_p, tmp_k);
-            let b_i = 1.0 - m[i];
-            for (head, (&score, gain)) in tmp_k.iter().zip(f32s(body.pool_bias_gain)).enumerate() {
-                att[head * w + i] = score + b_i * gain;
+        // The hidden layer goes to `big` (free again), the scores straight
+        // into `att`'s head-major rows.
+        let pd = usize::from(c.pool_dim);
+        linear_i8_rows(&linear(&body.pool_hidden), a, n, big, panel, rows);
+        big[..n * pd].iter_mut().for_each(|x| *x = tanh(*x));
+        let per_head = OutputLayout::Columns { stride: w };
+        linear_i8_rows(&linear(&body.pool_score), big, n, att, panel, per_head);
+        for (head, gain) in f32s(body.pool_bias_gain).enumerate().take(k) {
+            for (score, &m_i) in att[head * w..head * w + n].iter_mut().zip(&m[..n]) {
+                *score += (1.0 - m_i) * gain;
             }
         }
         for head in 0..k {

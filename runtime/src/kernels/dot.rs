@@ -42,38 +42,6 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     reduce(acc) + tail
 }
 
-/// Four dot products against one shared row `w`: `[x0·w, x1·w, x2·w, x3·w]`,
-/// each with exactly [`dot`]'s summation order (so a row gives the same bits
-/// whichever of the two computed it). Sharing `w` halves the loads.
-#[inline]
-pub fn dot4(x: [&[f32]; 4], w: &[f32]) -> [f32; 4] {
-    let n = x.iter().fold(w.len(), |n, r| n.min(r.len()));
-    let w = &w[..n];
-    let x = x.map(|r| &r[..n]);
-    let mut acc = [[0.0f32; LANES]; 4];
-    let full = n / LANES * LANES;
-    let mut c = 0;
-    while c < full {
-        let wc = &w[c..c + LANES];
-        for (r, a) in acc.iter_mut().enumerate() {
-            let xc = &x[r][c..c + LANES];
-            for l in 0..LANES {
-                a[l] += xc[l] * wc[l];
-            }
-        }
-        c += LANES;
-    }
-    let mut out = [0.0f32; 4];
-    for (r, o) in out.iter_mut().enumerate() {
-        let mut tail = 0.0f32;
-        for (a, b) in x[r][full..].iter().zip(&w[full..]) {
-            tail += a * b;
-        }
-        *o = reduce(acc[r]) + tail;
-    }
-    out
-}
-
 /// `Σ x[i] * (w[i] as i8)` over the shorter length: an int8 weight row
 /// against f32 activations.
 pub fn dot_i8(x: &[f32], w: &[u8]) -> f32 {
@@ -104,8 +72,6 @@ mod tests {
         let b: [f32; 19] = core::array::from_fn(|i| (i % 5) as f32);
         let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
         assert_eq!(dot(&a, &b), naive);
-        let four = dot4([&a, &b, &a, &b], &b);
-        assert_eq!(four, [dot(&a, &b), dot(&b, &b), dot(&a, &b), dot(&b, &b)]);
         let w: [u8; 19] = core::array::from_fn(|i| ((i % 5) as i8 - 2) as u8);
         let naive_i8: f32 = a.iter().zip(&w).map(|(x, &y)| x * f32::from(y as i8)).sum();
         assert_eq!(dot_i8(&a, &w), naive_i8);

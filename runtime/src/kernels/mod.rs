@@ -2,19 +2,21 @@
 //! these are total functions: slices of the wrong length are not indexed
 //! past their end (iterators and `zip` stop at the shorter one).
 //!
-//! Only basic IEEE operations and `libm` are used, in a fixed order, so the
+//! Only basic IEEE operations and `libm::sqrtf`/`logf` are used, in a fixed order, so the
 //! same bits come out on x86-64, aarch64 and Cortex-M4.
 
 mod dot;
 mod embedding;
+mod exp;
 mod layer_norm;
 mod linear;
 mod softmax;
 
-pub use dot::{dot, dot4, dot_i8};
+pub use dot::{dot, dot_i8};
 pub use embedding::embedding_bag_i8;
+pub use exp::{exp, tanh};
 pub use layer_norm::layer_norm;
-pub use linear::{linear_i8, linear_i8_rows, LinearI8};
+pub use linear::{linear_i8, linear_i8_rows, LinearI8, OutputLayout, PANEL_OUTPUTS};
 pub use softmax::softmax_in_place;
 
 /// Reads little-endian f32 values from raw bytes (no alignment needed).

@@ -1,9 +1,14 @@
-/// Numerically stable softmax in place (max subtracted, `libm::expf`).
+use super::exp;
+
+/// Numerically stable softmax in place (max subtracted, [`exp`]); the sum
+/// runs in order.
 pub fn softmax_in_place(values: &mut [f32]) {
     let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0f32;
     for v in values.iter_mut() {
-        *v = libm::expf(*v - max);
+        *v = exp(*v - max);
+    }
+    for v in values.iter() {
         sum += *v;
     }
     if sum > 0.0 {
