@@ -35,7 +35,7 @@ pub fn exp(x: f32) -> f32 {
     let p = ((((1.987_569_2e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r
-        + 5.000_000_1e-1;
+        + 0.5;
     let e_r = p * z + r + 1.0;
     let two_n = f32::from_bits((n_int.wrapping_add(127) as u32).wrapping_shl(23));
     let y = e_r * two_n;

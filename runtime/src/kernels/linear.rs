@@ -105,19 +105,31 @@ pub fn linear_i8_rows(
         }
         let mut scale = [0.0f32; PANEL_OUTPUTS];
         let mut bias = [0.0f32; PANEL_OUTPUTS];
-        for l in 0..width {
-            scale[l] = scales.next().unwrap_or(0.0);
-            bias[l] = biases.next().unwrap_or(0.0);
+        for (s, b) in scale.iter_mut().zip(&mut bias).take(width) {
+            *s = scales.next().unwrap_or(0.0);
+            *b = biases.next().unwrap_or(0.0);
         }
         let mut store = |i: usize, acc: &[f32; PANEL_OUTPUTS]| {
-            for l in 0..width {
-                let y = acc[l] * scale[l] + bias[l];
-                let at = match layout {
-                    OutputLayout::Rows => i * out + o0 + l,
-                    OutputLayout::Columns { stride } => (o0 + l) * stride + i,
-                };
-                if let Some(slot) = outputs.get_mut(at) {
-                    *slot = y;
+            let results = acc
+                .iter()
+                .zip(&scale)
+                .zip(&bias)
+                .map(|((a, s), b)| a * s + b);
+            match layout {
+                OutputLayout::Rows => {
+                    let at = i * out + o0;
+                    if let Some(dst) = outputs.get_mut(at..at + width) {
+                        for (d, y) in dst.iter_mut().zip(results) {
+                            *d = y;
+                        }
+                    }
+                }
+                OutputLayout::Columns { stride } => {
+                    for (l, y) in results.take(width).enumerate() {
+                        if let Some(slot) = outputs.get_mut((o0 + l) * stride + i) {
+                            *slot = y;
+                        }
+                    }
                 }
             }
         };
