@@ -8,7 +8,7 @@ use needle_model_def::{min_entropy_head, Featurizer, ASSIGN_TEMPERATURE as TAU};
 use crate::error::SetupError;
 use crate::kernels::{
     dot, embedding_bag_i8, f32s, layer_norm, linear_i8, linear_i8_rows, softmax_in_place, tanh,
-    OutputLayout,
+    weighted_rows, OutputLayout,
 };
 use crate::model_file::{linear, Model, ScratchLayout, MAX_TOKENS, MAX_TOP_K};
 
@@ -223,22 +223,11 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
                     let off = head * dk;
                     let qi = &q[i * hd + off..i * hd + off + dk];
                     let scores = &mut row[..n];
-                    scores.fill(0.0);
-                    for (t, &qt) in qi.iter().enumerate() {
-                        let key_t = &kk[(off + t) * w..(off + t) * w + n];
-                        for (r, &kt) in scores.iter_mut().zip(key_t) {
-                            *r += qt * kt;
-                        }
-                    }
+                    weighted_rows(qi, &kk[off * w..], w, scores);
                     scores.iter_mut().for_each(|r| *r /= scale);
                     softmax_in_place(scores);
                     let ctx = &mut a[i * hd + off..i * hd + off + dk];
-                    ctx.fill(0.0);
-                    for (j, &p) in row[..n].iter().enumerate() {
-                        for (c, &x) in ctx.iter_mut().zip(&v[j * hd + off..j * hd + off + dk]) {
-                            *c += p * x;
-                        }
-                    }
+                    weighted_rows(&row[..n], &v[off..], hd, ctx);
                 }
             }
             // Output projection into `q` (free now), then the residual.
@@ -334,12 +323,7 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         }
         for head in 0..k {
             let pooled = &mut features[head * hd..(head + 1) * hd];
-            pooled.fill(0.0);
-            for (i, &wt) in att[head * w..head * w + n].iter().enumerate() {
-                for (p, &x) in pooled.iter_mut().zip(&own[i * hd..(i + 1) * hd]) {
-                    *p += wt * x;
-                }
-            }
+            weighted_rows(&att[head * w..head * w + n], own, hd, pooled);
         }
         features[k * hd] = m_bag;
         features[k * hd + 1] = e_bag;

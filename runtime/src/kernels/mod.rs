@@ -11,6 +11,7 @@ mod exp;
 mod layer_norm;
 mod linear;
 mod softmax;
+mod weighted_rows;
 
 pub use dot::{dot, dot_i8};
 pub use embedding::embedding_bag_i8;
@@ -18,6 +19,7 @@ pub use exp::{exp, tanh};
 pub use layer_norm::layer_norm;
 pub use linear::{linear_i8, linear_i8_rows, LinearI8, OutputLayout, PANEL_OUTPUTS};
 pub use softmax::softmax_in_place;
+pub use weighted_rows::weighted_rows;
 
 /// Reads little-endian f32 values from raw bytes (no alignment needed).
 pub fn f32s(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
