@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use needle_model_def::ModelConfig;
 use needle_trainer::bags::{count_windows, Windowing};
 use needle_trainer::experiment::{run_loaded, Report, Request};
-use needle_trainer::read::{read_log, LogFile, LogFormat};
+use needle_trainer::incidents::Margin;
+use needle_trainer::read::{read_log, LogFile, LogFormat, TimeOptions};
 use needle_trainer::train::TrainOptions;
 
 type B = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
@@ -39,6 +40,10 @@ fn request(out: PathBuf) -> Request {
         test: vec![data("bgl/BGL_2k.log")],
         out,
         format: LogFormat::Bgl,
+        incidents: None,
+        test_incidents: None,
+        margin: Margin::Lines(0),
+        time: TimeOptions::default(),
         windowing: Windowing::Count {
             window: 32,
             stride: 32,
@@ -190,4 +195,33 @@ fn out_dir_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("training")
         .join(name)
+}
+
+/// The incidents route reads no line label: training on the raw files and
+/// on the labelled files, with the same incidents, gives the same weights.
+#[test]
+fn incidents_route_learns_the_same_from_raw_and_from_labelled_files() {
+    let eval = read(&data("bgl/BGL_2k.log"));
+    let labelled = read(&data("bgl/BGL_4k.log"));
+    let raw = read_log(&data("bgl-raw/BGL_4k.log"), LogFormat::Auto).unwrap();
+    assert_eq!(raw.format, LogFormat::Raw);
+    assert_eq!(raw.lines.len(), labelled.lines.len());
+    let coarse = |name: &str| {
+        let mut r = request(out_dir(name));
+        r.format = LogFormat::Auto;
+        r.incidents = Some(data("incidents/bgl_2k-6k.csv"));
+        r.options.config.stride = 16;
+        r.windowing = Windowing::Count {
+            window: 32,
+            stride: 16,
+        };
+        r
+    };
+    let (a, weights_a, scores_a) = run(&coarse("coarse_labelled"), &labelled, &eval);
+    let (b, weights_b, scores_b) = run(&coarse("coarse_raw"), &raw, &eval);
+    assert!(a.data.train_incidents > 0, "incidents must reach training");
+    assert_eq!(a.data.train_incidents, b.data.train_incidents);
+    assert!(weights_a == weights_b, "trained weights differ");
+    assert_eq!(scores_a, scores_b);
+    assert_eq!(a.bag, b.bag);
 }

@@ -1,13 +1,16 @@
 //! Bags (windows of lines) over chronological segments of log files.
 //!
-//! A bag's label is the max of its line labels (paper eq. 2). Line labels are
-//! kept beside the bags for evaluation only: [`crate::train`] reads tokens
-//! and bag labels, nothing else.
+//! A bag's label is the max of its line labels (paper eq. 2); it is ground
+//! truth for evaluation. What training may read is the bag's [`Role`]: on
+//! the line-labelled route the same label, on the incidents route only where
+//! the window sits relative to the operator's incidents. [`crate::train`]
+//! reads tokens and roles, nothing else.
 
 use std::ops::Range;
 
 use needle_model_def::{Featurizer, ModelConfig};
 
+use crate::incidents::LineLabel;
 use crate::read::LogFile;
 
 /// How lines are grouped into bags.
@@ -50,14 +53,14 @@ pub fn count_windows(n: usize, window: usize, stride: usize) -> Vec<Range<usize>
     bags
 }
 
-/// Tumbling time windows; a line without a timestamp belongs to the window
-/// of the line before it.
+/// Tumbling time windows of `seconds` over timestamps in epoch milliseconds;
+/// a line without a timestamp belongs to the window of the line before it.
 pub fn time_windows(
     timestamps: &[Option<i64>],
     seconds: i64,
     max_lines: usize,
 ) -> Vec<Range<usize>> {
-    let seconds = seconds.max(1);
+    let seconds = seconds.max(1).saturating_mul(1000);
     let max_lines = max_lines.max(1);
     let mut bags = Vec::new();
     let mut start = 0usize;
@@ -93,6 +96,57 @@ pub struct LineFeatures {
     pub file: usize,
     /// 1-based line number in that file.
     pub line_no: usize,
+    /// Epoch milliseconds, when the file's timestamps could be read.
+    pub timestamp: Option<i64>,
+}
+
+/// What training may know about a bag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Role {
+    /// Line-labelled route: the bag's own label.
+    Window(bool),
+    /// Incidents route: every line lies outside incidents and their margins,
+    /// so the window is a negative.
+    Normal,
+    /// Incidents route: the window overlaps incident `id`, so it is one
+    /// instance of that incident's bag of windows (which ones are anomalous
+    /// is unknown).
+    Incident(usize),
+    /// Incidents route: the window touches an incident's margin only; not
+    /// used for training.
+    Ambiguous,
+    /// No label of either kind.
+    Unlabelled,
+}
+
+impl Role {
+    /// The role of a window from its lines' coarse labels: an incident if any
+    /// line is inside one (the incident holding most of its lines), else
+    /// ambiguous if any line is in a margin, else normal.
+    pub fn from_coarse(labels: &[LineLabel]) -> Self {
+        let mut best: Option<(usize, usize)> = None;
+        let mut margin = false;
+        for (i, l) in labels.iter().enumerate() {
+            match *l {
+                LineLabel::Incident(id) => {
+                    let n = labels[i..]
+                        .iter()
+                        .filter(|&&m| m == LineLabel::Incident(id))
+                        .count();
+                    if best.is_none_or(|(_, b)| n > b) {
+                        best = Some((id, n));
+                    }
+                }
+                LineLabel::Margin => margin = true,
+                LineLabel::Normal => {}
+            }
+        }
+        match best {
+            Some((id, _)) => Self::Incident(id),
+            None if margin => Self::Ambiguous,
+            None => Self::Normal,
+        }
+    }
 }
 
 /// A bag: a range of [`BagSet::lines`] and its label.
@@ -100,8 +154,11 @@ pub struct LineFeatures {
 pub struct Bag {
     /// Lines of the bag, indices into [`BagSet::lines`].
     pub lines: Range<usize>,
-    /// `max` of the line labels, `None` for unlabelled input.
+    /// `max` of the line labels, `None` for unlabelled input (ground truth:
+    /// evaluation only).
     pub label: Option<bool>,
+    /// What training may read.
+    pub role: Role,
 }
 
 impl Bag {
@@ -124,12 +181,15 @@ pub struct BagSet {
 
 impl BagSet {
     /// Adds lines `range` of `file` as one chronological segment and bags it.
+    /// `coarse` holds the whole file's incident labels on the incidents route;
+    /// then roles come from them, else from the line labels.
     pub fn add_segment(
         &mut self,
         file: &LogFile,
         range: Range<usize>,
         windowing: Windowing,
         featurizer: &Featurizer,
+        coarse: Option<&[LineLabel]>,
     ) {
         let name = file.path.display().to_string();
         let file_idx = match self.files.iter().position(|f| *f == name) {
@@ -142,6 +202,7 @@ impl BagSet {
         let base = self.lines.len();
         let max_tokens = usize::from(featurizer.config().max_tokens);
         let mut scratch = vec![0u16; max_tokens];
+        let coarse = coarse.map(|c| &c[range.clone()]);
         let segment = &file.lines[range];
         for line in segment {
             let n = featurizer.featurize(&line.text, &mut scratch);
@@ -150,6 +211,7 @@ impl BagSet {
                 label: line.label,
                 file: file_idx,
                 line_no: line.line_no,
+                timestamp: line.timestamp,
             });
         }
         let windows = match windowing {
@@ -165,7 +227,11 @@ impl BagSet {
                 .iter()
                 .map(|l| l.label)
                 .try_fold(false, |acc, l| l.map(|l| acc || l));
-            self.bags.push(Bag { lines, label });
+            let role = match coarse {
+                Some(c) => Role::from_coarse(&c[w.clone()]),
+                None => label.map_or(Role::Unlabelled, Role::Window),
+            };
+            self.bags.push(Bag { lines, label, role });
         }
     }
 
@@ -177,13 +243,57 @@ impl BagSet {
             0..file.lines.len(),
             default_windowing(config),
             &Featurizer::new(config.featurizer),
+            None,
         );
         set
     }
 
-    /// Number of positive bags.
+    /// Number of positive bags (ground truth).
     pub fn positives(&self) -> usize {
         self.bags.iter().filter(|b| b.is_positive()).count()
+    }
+
+    /// Whether training roles come from incidents rather than line labels.
+    pub fn is_coarse(&self) -> bool {
+        self.bags
+            .iter()
+            .any(|b| matches!(b.role, Role::Normal | Role::Incident(_) | Role::Ambiguous))
+    }
+
+    /// Bags training may use as positives (line-labelled) or incident
+    /// members (incidents route).
+    pub fn positive_roles(&self) -> usize {
+        self.bags
+            .iter()
+            .filter(|b| matches!(b.role, Role::Window(true) | Role::Incident(_)))
+            .count()
+    }
+
+    /// Bags training may use as negatives.
+    pub fn negative_roles(&self) -> usize {
+        self.bags
+            .iter()
+            .filter(|b| matches!(b.role, Role::Window(false) | Role::Normal))
+            .count()
+    }
+
+    /// The incidents of the set, each as the bags that overlap it, in order
+    /// of first appearance.
+    pub fn incident_groups(&self) -> Vec<Vec<usize>> {
+        let mut ids: Vec<usize> = Vec::new();
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for (i, b) in self.bags.iter().enumerate() {
+            if let Role::Incident(id) = b.role {
+                match ids.iter().position(|&x| x == id) {
+                    Some(g) => groups[g].push(i),
+                    None => {
+                        ids.push(id);
+                        groups.push(vec![i]);
+                    }
+                }
+            }
+        }
+        groups
     }
 }
 
@@ -225,12 +335,12 @@ mod tests {
     fn time_windows_split_by_time_and_size() {
         let ts = [
             Some(0),
-            Some(5),
+            Some(5_000),
             None,
-            Some(12),
-            Some(13),
-            Some(14),
-            Some(40),
+            Some(12_000),
+            Some(13_000),
+            Some(14_999),
+            Some(40_000),
         ];
         assert_eq!(time_windows(&ts, 10, 8), vec![0..3, 3..6, 6..7]);
         assert_eq!(time_windows(&ts, 10, 2), vec![0..2, 2..3, 3..5, 5..6, 6..7]);

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::bags::{Bag, BagSet};
+use crate::bags::{Bag, BagSet, Role};
 
 /// Logistic regression on a bag's set of token buckets (binary presence),
 /// trained with class-balanced SGD.
@@ -25,11 +25,27 @@ fn bag_features(set: &BagSet, bag: &Bag) -> Vec<usize> {
 }
 
 impl BagOfTokens {
-    /// Fits on the training bags (labels only; deterministic order).
+    /// Fits on the training bags' roles (deterministic order). On the
+    /// incidents route every window of an incident is a positive: the naive
+    /// reading of coarse labels that nested MIL is measured against.
     pub fn fit(train: &BagSet, buckets: usize, epochs: usize) -> Self {
-        let feats: Vec<Vec<usize>> = train.bags.iter().map(|b| bag_features(train, b)).collect();
-        let n_pos = train.positives().max(1) as f64;
-        let n_neg = (train.bags.len() - train.positives()).max(1) as f64;
+        let labelled: Vec<(&Bag, bool)> = train
+            .bags
+            .iter()
+            .filter_map(|b| match b.role {
+                Role::Window(y) => Some((b, y)),
+                Role::Incident(_) => Some((b, true)),
+                Role::Normal => Some((b, false)),
+                Role::Ambiguous | Role::Unlabelled => None,
+            })
+            .collect();
+        let feats: Vec<Vec<usize>> = labelled
+            .iter()
+            .map(|(b, _)| bag_features(train, b))
+            .collect();
+        let n_pos_count = labelled.iter().filter(|(_, y)| *y).count();
+        let n_pos = n_pos_count.max(1) as f64;
+        let n_neg = (labelled.len() - n_pos_count).max(1) as f64;
         let mut model = Self {
             weights: vec![0.0; buckets],
             bias: 0.0,
@@ -38,14 +54,10 @@ impl BagOfTokens {
         let l2 = 1e-4;
         for epoch in 0..epochs {
             let step = lr / (1.0 + epoch as f64 * 0.1);
-            for (f, bag) in feats.iter().zip(&train.bags) {
-                let y = if bag.is_positive() { 1.0 } else { 0.0 };
+            for (f, &(_, positive)) in feats.iter().zip(&labelled) {
+                let y = if positive { 1.0 } else { 0.0 };
                 // Balance classes: each contributes half the gradient mass.
-                let w = if bag.is_positive() {
-                    0.5 / n_pos
-                } else {
-                    0.5 / n_neg
-                } * train.bags.len() as f64;
+                let w = if positive { 0.5 / n_pos } else { 0.5 / n_neg } * labelled.len() as f64;
                 let g = (model.score_features(f) - y) * w;
                 for &i in f {
                     if let Some(wi) = model.weights.get_mut(i) {

@@ -11,11 +11,14 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use needle_model_def::{Featurizer, LogMilp, ModelConfig};
 use serde::Serialize;
 
-use crate::bags::{BagSet, Windowing};
+use crate::bags::{BagSet, Role, Windowing};
 use crate::baseline::{BagOfTokens, TokenRarity};
+use crate::incidents::{label_lines, read_incidents, CoarseLabels, Incidents, LineLabel, Margin};
 use crate::metrics::{bag_metrics, best_f1_threshold, ranked, success_rate, BagMetrics, LocAtK};
-use crate::read::{read_log, LogFile, LogFormat};
-use crate::train::{predict, train, BagPrediction, EpochLog, TrainOptions};
+use crate::read::{read_log_with, LogFile, LogFormat, TimeOptions};
+use crate::train::{
+    predict, score_bags, selection_items, train, BagPrediction, EpochLog, TrainOptions,
+};
 
 /// δ_sr of the Success Rate (paper eq. 6): the drop in probability that
 /// counts as "the key line mattered". Chosen a priori, not on test data; see
@@ -42,6 +45,15 @@ pub struct Request {
     pub out: PathBuf,
     /// Label convention of every file.
     pub format: LogFormat,
+    /// The operator's incidents over the training (and validation) logs:
+    /// with them, training reads no line label (the incidents route).
+    pub incidents: Option<PathBuf>,
+    /// Incidents over the test logs, for the `incident.*` figures.
+    pub test_incidents: Option<PathBuf>,
+    /// Lines near an incident's edges kept out of the negatives.
+    pub margin: Margin,
+    /// How timestamps are read.
+    pub time: TimeOptions,
     /// Bagging.
     pub windowing: Windowing,
     /// Model and training options.
@@ -54,6 +66,12 @@ pub enum RunError {
     /// A file could not be read.
     #[error(transparent)]
     Read(#[from] crate::read::ReadError),
+    /// The incidents file could not be read or applied.
+    #[error(transparent)]
+    Incidents(#[from] crate::incidents::IncidentError),
+    /// Training stopped.
+    #[error(transparent)]
+    Train(#[from] crate::train::TrainError),
     /// Input that cannot train or evaluate a model.
     #[error("{0}")]
     Data(String),
@@ -88,15 +106,22 @@ pub struct InstanceMetrics {
     pub positive_bags: usize,
 }
 
-/// The baselines' figures on the same test bags.
+/// The baselines' figures on the same test bags, trained on the same labels
+/// as the model (on the incidents route: every window of an incident is a
+/// positive, every normal window a negative).
 #[derive(Debug, Clone, Serialize)]
 pub struct BaselineReport {
     /// What the baselines are.
     pub method: String,
     /// Bag-of-tokens logistic regression, threshold chosen on validation.
-    pub bag: BagMetrics,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bag: Option<BagMetrics>,
     /// Token-rarity localization.
-    pub instance: InstanceMetrics,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<InstanceMetrics>,
+    /// Incident-level detection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<IncidentMetrics>,
 }
 
 /// Sizes of the splits.
@@ -112,22 +137,31 @@ pub struct DataSummary {
     pub train_lines: usize,
     /// Training bags.
     pub train_bags: usize,
-    /// Positive training bags.
+    /// Training bags labelled anomalous (line-labelled route) or inside an
+    /// incident (incidents route).
     pub train_positive: usize,
+    /// Training incidents (incidents route).
+    pub train_incidents: usize,
     /// Validation lines.
     pub val_lines: usize,
     /// Validation bags.
     pub val_bags: usize,
-    /// Positive validation bags.
+    /// Validation bags labelled anomalous or inside an incident.
     pub val_positive: usize,
+    /// Validation incidents.
+    pub val_incidents: usize,
     /// Test lines.
     pub test_lines: usize,
     /// Test bags.
     pub test_bags: usize,
-    /// Positive test bags.
+    /// Test bags with an anomalous line (ground truth), when labelled.
     pub test_positive: usize,
+    /// Test incidents (from --test-incidents).
+    pub test_incidents: usize,
     /// How lines were grouped.
     pub windowing: Windowing,
+    /// Per file: the label format and timestamp format detected.
+    pub formats: Vec<String>,
     /// Warnings from the readers.
     pub warnings: Vec<String>,
 }
@@ -145,15 +179,47 @@ pub struct TrainingSummary {
     pub history: Vec<EpochLog>,
 }
 
+/// Detection of the operator's incidents on the test logs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct IncidentMetrics {
+    /// Test incidents (after merging).
+    pub incidents: usize,
+    /// Incidents with at least one flagged window inside.
+    pub detected: usize,
+    /// `detected / incidents`.
+    pub detection_rate: f64,
+    /// Windows entirely outside test incidents and margins.
+    pub normal_windows: usize,
+    /// Of those, flagged.
+    pub false_alarms: usize,
+    /// False alarms per 1,000 normal windows.
+    pub false_alarms_per_1000_windows: f64,
+    /// False alarms per day of test log (by the lines' timestamps), when
+    /// every test file's timestamps could be read.
+    pub false_alarms_per_day: Option<f64>,
+    /// Days of test log the rate is over.
+    pub days: Option<f64>,
+    /// The threshold used (chosen on validation).
+    pub threshold: f64,
+}
+
 /// report.json: every figure is measured on the test file(s).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// Bag-level detection.
-    pub bag: BagMetrics,
-    /// Instance-level localization.
-    pub instance: InstanceMetrics,
+    /// Bag-level detection of the fine windows, when the test data has line
+    /// labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bag: Option<BagMetrics>,
+    /// Instance-level localization, when the test data has line labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<InstanceMetrics>,
+    /// Incident-level detection, when the test data comes with incidents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<IncidentMetrics>,
     /// Baselines on the same bags.
     pub baseline: BaselineReport,
+    /// Where training labels came from: `line labels` or `incidents: PATH`.
+    pub labels: String,
     /// Splits.
     pub data: DataSummary,
     /// Training.
@@ -177,15 +243,28 @@ pub struct CheckpointMeta {
     pub seed: u64,
 }
 
-fn read_all(paths: &[PathBuf], format: LogFormat, role: &str) -> Result<Vec<LogFile>, RunError> {
+fn read_all(
+    paths: &[PathBuf],
+    request: &Request,
+    role: &str,
+    need_labels: bool,
+) -> Result<Vec<LogFile>, RunError> {
     let files = paths
         .iter()
-        .map(|p| read_log(p, format))
+        .map(|p| read_log_with(p, request.format, &request.time))
         .collect::<Result<Vec<_>, _>>()?;
     for f in &files {
-        if !f.is_labelled() {
+        if need_labels && !f.is_labelled() {
             return Err(RunError::Data(format!(
-                "{}: has no labels (read as raw lines); {role} data needs BGL-style or HDFS-style labels (--format)",
+                "{}: has no labels (read as {}); {role} data needs line labels (BGL- or HDFS-style, --format) or an incidents file (--incidents{})",
+                f.path.display(),
+                f.detected,
+                if role == "test" { " for training, --test-incidents here" } else { "" },
+            )));
+        }
+        if matches!(request.windowing, Windowing::Time { .. }) && f.timestamps.is_none() {
+            return Err(RunError::Data(format!(
+                "{}: --window-seconds needs timestamps, and none could be read in this file; give --timestamp-format, or use count windows (--window/--stride)",
                 f.path.display()
             )));
         }
@@ -197,8 +276,8 @@ fn total_lines(files: &[LogFile]) -> usize {
     files.iter().map(|f| f.lines.len()).sum()
 }
 
-/// Reads and bags everything a request names. Public so tests can alter
-/// line labels between reading and training.
+/// Reads every file a request names. Public so tests can alter line labels
+/// between reading and training.
 pub fn load(request: &Request) -> Result<(Vec<LogFile>, Vec<LogFile>, Vec<LogFile>), RunError> {
     if request.train.is_empty() {
         return Err(RunError::Data("no training file given (--train)".into()));
@@ -206,9 +285,15 @@ pub fn load(request: &Request) -> Result<(Vec<LogFile>, Vec<LogFile>, Vec<LogFil
     if request.test.is_empty() {
         return Err(RunError::Data("no test file given (--test)".into()));
     }
-    let train = read_all(&request.train, request.format, "training")?;
-    let val = read_all(&request.val, request.format, "validation")?;
-    let test = read_all(&request.test, request.format, "test")?;
+    let coarse = request.incidents.is_some();
+    let train = read_all(&request.train, request, "training", !coarse)?;
+    let val = read_all(&request.val, request, "validation", !coarse)?;
+    let test = read_all(
+        &request.test,
+        request,
+        "test",
+        request.test_incidents.is_none(),
+    )?;
     Ok((train, val, test))
 }
 
@@ -222,13 +307,46 @@ pub struct Splits {
     pub test: BagSet,
 }
 
+/// Incident labels of the training and validation files (in that order), and
+/// of the test files, when the request has incidents.
+pub struct CoarseSplits {
+    /// Over `train` followed by `val`.
+    pub train_val: Option<CoarseLabels>,
+    /// Over `test`.
+    pub test: Option<CoarseLabels>,
+}
+
+/// Reads the request's incident files and applies them to the logs.
+pub fn coarse_labels(
+    request: &Request,
+    train: &[LogFile],
+    val: &[LogFile],
+    test: &[LogFile],
+) -> Result<(CoarseSplits, Vec<String>), RunError> {
+    let mut warnings = Vec::new();
+    let mut apply =
+        |path: &Option<PathBuf>, files: Vec<LogFile>| -> Result<Option<CoarseLabels>, RunError> {
+            let Some(path) = path else { return Ok(None) };
+            let incidents: Incidents = read_incidents(path, &request.time.timezone)?;
+            warnings.extend(incidents.warnings.iter().cloned());
+            let labels = label_lines(&files, &incidents, request.margin)?;
+            warnings.extend(labels.warnings.iter().cloned());
+            Ok(Some(labels))
+        };
+    let train_val: Vec<LogFile> = train.iter().chain(val).cloned().collect();
+    let train_val = apply(&request.incidents, train_val)?;
+    let test = apply(&request.test_incidents, test.to_vec())?;
+    Ok((CoarseSplits { train_val, test }, warnings))
+}
+
 /// Splits chronologically and bags. Validation is the last
 /// [`VAL_FRACTION`] of the training lines unless `val` is given; no bag
-/// crosses the cut.
+/// crosses the cut. With incidents, training roles come from them.
 pub fn split(
     train: &[LogFile],
     val: &[LogFile],
     test: &[LogFile],
+    coarse: &CoarseSplits,
     windowing: Windowing,
     config: &ModelConfig,
 ) -> Result<Splits, RunError> {
@@ -239,6 +357,9 @@ pub fn split(
         val: BagSet::default(),
         test: BagSet::default(),
     };
+    let labels_of = |c: &Option<CoarseLabels>, i: usize| -> Option<Vec<LineLabel>> {
+        c.as_ref().and_then(|c| c.per_file.get(i).cloned())
+    };
     let n = total_lines(train);
     let cut = if val.is_empty() {
         n - ((n as f64 * VAL_FRACTION).round() as usize)
@@ -246,26 +367,29 @@ pub fn split(
         n
     };
     let mut offset = 0;
-    for f in train {
+    for (i, f) in train.iter().enumerate() {
         let len = f.lines.len();
         let local_cut = cut.saturating_sub(offset).min(len);
+        let c = labels_of(&coarse.train_val, i);
         if local_cut > 0 {
             sets.train
-                .add_segment(f, 0..local_cut, windowing, &featurizer);
+                .add_segment(f, 0..local_cut, windowing, &featurizer, c.as_deref());
         }
         if local_cut < len {
             sets.val
-                .add_segment(f, local_cut..len, windowing, &featurizer);
+                .add_segment(f, local_cut..len, windowing, &featurizer, c.as_deref());
         }
         offset += len;
     }
-    for f in val {
+    for (i, f) in val.iter().enumerate() {
+        let c = labels_of(&coarse.train_val, train.len() + i);
         sets.val
-            .add_segment(f, 0..f.lines.len(), windowing, &featurizer);
+            .add_segment(f, 0..f.lines.len(), windowing, &featurizer, c.as_deref());
     }
-    for f in test {
+    for (i, f) in test.iter().enumerate() {
+        let c = labels_of(&coarse.test, i);
         sets.test
-            .add_segment(f, 0..f.lines.len(), windowing, &featurizer);
+            .add_segment(f, 0..f.lines.len(), windowing, &featurizer, c.as_deref());
     }
     for (name, set) in [
         ("training", &sets.train),
@@ -280,19 +404,87 @@ pub fn split(
             )));
         }
     }
-    if sets.train.positives() == 0 {
-        return Err(RunError::Data(format!(
-            "the training data has no anomalous window ({} bags, all normal); needle learns from window labels and needs at least one anomalous window",
-            sets.train.bags.len()
-        )));
-    }
-    if sets.train.positives() == sets.train.bags.len() {
-        return Err(RunError::Data(format!(
-            "every training window is anomalous ({} bags); needle needs normal windows too",
-            sets.train.bags.len()
-        )));
+    let (pos, neg) = (sets.train.positive_roles(), sets.train.negative_roles());
+    if coarse.train_val.is_some() {
+        if pos == 0 {
+            return Err(RunError::Data(format!(
+                "no incident lies inside the training lines ({}); check the incidents' times, `source`/`file` names and --timezone",
+                sets.train.files.join(", ")
+            )));
+        }
+        // Lines outside every incident are the only sure negatives; without
+        // any in training or validation nothing tells normal from anomalous.
+        if neg == 0 && sets.val.negative_roles() == 0 {
+            return Err(RunError::Data(format!(
+                "no normal window is left: every {window}-line window of the training and validation lines touches an incident or its --margin; needle needs normal stretches of log (a smaller --margin, shorter incidents or more log)"
+            )));
+        }
+    } else {
+        if pos == 0 {
+            return Err(RunError::Data(format!(
+                "the training data has no anomalous window ({} bags, all normal); needle learns from window labels and needs at least one anomalous window",
+                sets.train.bags.len()
+            )));
+        }
+        if neg == 0 {
+            return Err(RunError::Data(format!(
+                "every training window is anomalous ({} bags); needle needs normal windows too",
+                sets.train.bags.len()
+            )));
+        }
     }
     Ok(sets)
+}
+
+/// Incident detection on `set` (roles from the test incidents) at `threshold`.
+pub fn incident_metrics(set: &BagSet, probs: &[f64], threshold: f64) -> Option<IncidentMetrics> {
+    let groups = set.incident_groups();
+    let normal: Vec<usize> = (0..set.bags.len())
+        .filter(|&i| set.bags[i].role == Role::Normal)
+        .collect();
+    if groups.is_empty() && normal.is_empty() {
+        return None;
+    }
+    let detected = groups
+        .iter()
+        .filter(|g| g.iter().any(|&i| probs[i] >= threshold))
+        .count();
+    let false_alarms = normal.iter().filter(|&&i| probs[i] >= threshold).count();
+    // Days covered: per file, last minus first timestamp.
+    let mut spans: Vec<(usize, i64, i64)> = Vec::new();
+    let mut every_line_timed = true;
+    for l in &set.lines {
+        match l.timestamp {
+            Some(t) => match spans.iter_mut().find(|(f, _, _)| *f == l.file) {
+                Some(s) => {
+                    s.1 = s.1.min(t);
+                    s.2 = s.2.max(t);
+                }
+                None => spans.push((l.file, t, t)),
+            },
+            None => every_line_timed = false,
+        }
+    }
+    let millis: i64 = spans.iter().map(|(_, a, b)| b - a).sum();
+    let days = (every_line_timed && millis > 0).then(|| millis as f64 / 86_400_000.0);
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    Some(IncidentMetrics {
+        incidents: groups.len(),
+        detected,
+        detection_rate: ratio(detected, groups.len()),
+        normal_windows: normal.len(),
+        false_alarms,
+        false_alarms_per_1000_windows: 1000.0 * ratio(false_alarms, normal.len()),
+        false_alarms_per_day: days.map(|d| false_alarms as f64 / d),
+        days,
+        threshold,
+    })
+}
+
+/// Whether every line of `set` carries a line label (fine-window metrics
+/// are possible).
+fn has_line_labels(set: &BagSet) -> bool {
+    !set.bags.is_empty() && set.bags.iter().all(|b| b.label.is_some())
 }
 
 /// Bag metrics and localization of `preds` on `set`, at `threshold`.
@@ -342,9 +534,18 @@ pub fn evaluate(
 fn baseline(splits: &Splits, config: &ModelConfig) -> BaselineReport {
     let lr = BagOfTokens::fit(&splits.train, config.featurizer.buckets as usize, 10);
     let val_scores = lr.score(&splits.val);
-    let val_labels: Vec<bool> = splits.val.bags.iter().map(|b| b.is_positive()).collect();
-    let threshold = best_f1_threshold(&val_scores, &val_labels).unwrap_or(0.5);
+    let (val_items, val_labels) = selection_items(&splits.val, &val_scores);
+    let threshold = best_f1_threshold(&val_items, &val_labels).unwrap_or(0.5);
     let test_scores = lr.score(&splits.test);
+    let incident = incident_metrics(&splits.test, &test_scores, threshold);
+    if !has_line_labels(&splits.test) {
+        return BaselineReport {
+            method: "bag-of-tokens logistic regression (detection)".into(),
+            bag: None,
+            instance: None,
+            incident,
+        };
+    }
     let test_labels: Vec<bool> = splits.test.bags.iter().map(|b| b.is_positive()).collect();
     let rarity = TokenRarity::fit(&splits.train);
     let (mut loc1, mut loc3) = (LocAtK::default(), LocAtK::default());
@@ -363,15 +564,16 @@ fn baseline(splits: &Splits, config: &ModelConfig) -> BaselineReport {
         method:
             "bag-of-tokens logistic regression (detection); mean token surprisal (localization)"
                 .into(),
-        bag: bag_metrics(&test_scores, &test_labels, threshold),
-        instance: InstanceMetrics {
+        bag: Some(bag_metrics(&test_scores, &test_labels, threshold)),
+        instance: Some(InstanceMetrics {
             loc_at_1: loc1.value(),
             loc_at_3: loc3.value(),
             sr: None,
             delta_sr: DELTA_SR,
             mean_drop: None,
             positive_bags,
-        },
+        }),
+        incident,
     }
 }
 
@@ -499,10 +701,12 @@ pub fn run_loaded<B: AutodiffBackend>(
 ) -> Result<Report, RunError> {
     let config = request.options.config;
     config.validate()?;
+    let (coarse, incident_warnings) = coarse_labels(request, train_files, val_files, test_files)?;
     let splits = split(
         train_files,
         val_files,
         test_files,
+        &coarse,
         request.windowing,
         &config,
     )?;
@@ -513,15 +717,14 @@ pub fn run_loaded<B: AutodiffBackend>(
             format!("cannot create the output directory: {e}"),
         )
     })?;
-    let val_labels: Vec<bool> = splits.val.bags.iter().map(|b| b.is_positive()).collect();
     // Checkpoint every new best epoch as it happens (threshold from its own
     // validation scores), so an interrupted run keeps its best model.
     let mut checkpoint_error = None;
-    let mut on_best = |model: &LogMilp<B::InnerBackend>, epoch: usize, preds: &[BagPrediction]| {
-        let scores: Vec<f64> = preds.iter().map(|p| p.prob).collect();
+    let mut on_best = |model: &LogMilp<B::InnerBackend>, epoch: usize, probs: &[f64]| {
+        let (items, labels) = selection_items(&splits.val, probs);
         let meta = CheckpointMeta {
             config,
-            threshold: best_f1_threshold(&scores, &val_labels).unwrap_or(0.5),
+            threshold: best_f1_threshold(&items, &labels).unwrap_or(0.5),
             epoch,
             consistency: request.options.consistency,
             seed: request.options.seed,
@@ -536,25 +739,36 @@ pub fn run_loaded<B: AutodiffBackend>(
         &request.options,
         device,
         &mut on_best,
-    );
+    )?;
     if let Some(e) = checkpoint_error {
         return Err(e);
     }
     let inner = device.clone();
-    let val_preds = predict(&trained.model, &splits.val, &config, 64, &inner);
-    let val_scores: Vec<f64> = val_preds.iter().map(|p| p.prob).collect();
+    let val_ids: Vec<usize> = (0..splits.val.bags.len()).collect();
+    let val_probs = score_bags(&trained.model, &splits.val, &val_ids, &config, &inner);
+    let (val_items, val_labels) = selection_items(&splits.val, &val_probs);
     let mut warnings: Vec<String> = train_files
         .iter()
         .chain(val_files)
         .chain(test_files)
         .flat_map(|f| f.warnings.iter().cloned())
+        .chain(incident_warnings)
         .collect();
-    let threshold = best_f1_threshold(&val_scores, &val_labels).unwrap_or_else(|| {
-        warnings.push("validation has no anomalous window; the threshold defaults to 0.5".into());
+    let threshold = best_f1_threshold(&val_items, &val_labels).unwrap_or_else(|| {
+        warnings.push(
+            "validation has no anomalous window or incident; the threshold defaults to 0.5".into(),
+        );
         0.5
     });
     let test_preds = predict(&trained.model, &splits.test, &config, 64, &inner);
-    let (bag, instance) = evaluate(&splits.test, &test_preds, threshold);
+    let test_probs: Vec<f64> = test_preds.iter().map(|p| p.prob).collect();
+    let (bag, instance) = if has_line_labels(&splits.test) {
+        let (b, i) = evaluate(&splits.test, &test_preds, threshold);
+        (Some(b), Some(i))
+    } else {
+        (None, None)
+    };
+    let incident = incident_metrics(&splits.test, &test_probs, threshold);
     let baseline = baseline(&splits, &config);
 
     let meta = CheckpointMeta {
@@ -571,10 +785,27 @@ pub fn run_loaded<B: AutodiffBackend>(
             .map(|f| f.path.display().to_string())
             .collect::<Vec<_>>()
     };
+    let detected: Vec<String> = train_files
+        .iter()
+        .chain(val_files)
+        .chain(test_files)
+        .map(|f| {
+            let time = f.timestamps.as_ref().map_or_else(
+                || "no readable timestamps".to_string(),
+                |t| format!("timestamps: {}", t.format),
+            );
+            format!("{}: {}; {time}", f.path.display(), f.detected)
+        })
+        .collect();
     let report = Report {
         bag,
         instance,
+        incident,
         baseline,
+        labels: match &request.incidents {
+            Some(p) => format!("incidents: {}", p.display()),
+            None => "line labels".into(),
+        },
         data: DataSummary {
             train_files: names(train_files),
             val_files: if val_files.is_empty() {
@@ -585,14 +816,18 @@ pub fn run_loaded<B: AutodiffBackend>(
             test_files: names(test_files),
             train_lines: splits.train.lines.len(),
             train_bags: splits.train.bags.len(),
-            train_positive: splits.train.positives(),
+            train_positive: splits.train.positive_roles(),
+            train_incidents: splits.train.incident_groups().len(),
             val_lines: splits.val.lines.len(),
             val_bags: splits.val.bags.len(),
-            val_positive: splits.val.positives(),
+            val_positive: splits.val.positive_roles(),
+            val_incidents: splits.val.incident_groups().len(),
             test_lines: splits.test.lines.len(),
             test_bags: splits.test.bags.len(),
             test_positive: splits.test.positives(),
+            test_incidents: splits.test.incident_groups().len(),
             windowing: request.windowing,
+            formats: detected,
             warnings,
         },
         training: TrainingSummary {

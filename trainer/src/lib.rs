@@ -8,6 +8,7 @@ pub mod bags;
 pub mod baseline;
 pub mod experiment;
 pub mod export;
+pub mod incidents;
 pub mod metrics;
 pub mod read;
 pub mod runtime_eval;

@@ -9,8 +9,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use needle_model_def::ModelConfig;
 use needle_trainer::bags::Windowing;
 use needle_trainer::experiment::{run, Report, Request};
-use needle_trainer::read::LogFormat;
-use needle_trainer::train::TrainOptions;
+use needle_trainer::incidents::Margin;
+use needle_trainer::read::{LogFormat, TimeOptions};
+use needle_trainer::train::{IncidentOptions, TrainOptions};
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +34,10 @@ enum Command {
     Export(ExportArgs),
     /// Score labelled data through the int8 runtime and report the training metrics.
     Eval(EvalArgs),
+    /// Simulate an operator: turn line-labelled logs into an incidents file
+    /// (one incident per aligned block holding an anomalous line) and,
+    /// optionally, the same logs without labels.
+    Incidents(IncidentsArgs),
 }
 
 #[derive(clap::Args)]
@@ -61,6 +66,32 @@ struct EvalArgs {
     format: LogFormat,
 }
 
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("block").required(true).args(["lines", "seconds"])))]
+struct IncidentsArgs {
+    /// Line-labelled log files (BGL- or HDFS-style).
+    #[arg(long, num_args = 1.., required = true, value_name = "A.log")]
+    from_labels: Vec<PathBuf>,
+    /// Blocks of this many lines (file lines 1..N, N+1..2N, ...): writes
+    /// `file,first_line,last_line,note` rows.
+    #[arg(long, value_name = "N")]
+    lines: Option<usize>,
+    /// Blocks of this many seconds, aligned on the epoch, by the lines'
+    /// timestamps: writes `start,end,source,note` rows (RFC 3339 UTC).
+    #[arg(long, value_name = "S")]
+    seconds: Option<i64>,
+    /// The incidents file (CSV) to write.
+    #[arg(long, value_name = "incidents.csv")]
+    out: PathBuf,
+    /// Also write each input's lines without labels to DIR/<its file name>,
+    /// line numbers unchanged.
+    #[arg(long, value_name = "DIR")]
+    raw_out: Option<PathBuf>,
+    /// Label convention of the files.
+    #[arg(long, value_enum, default_value = "auto")]
+    format: LogFormat,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum DeviceKind {
     /// burn-ndarray on the CPU.
@@ -71,12 +102,36 @@ enum DeviceKind {
 
 #[derive(clap::Args)]
 struct TrainArgs {
-    /// Training log files, oldest first.
+    /// Training log files, oldest first: raw logs with --incidents, else
+    /// line-labelled (BGL- or HDFS-style) files.
     #[arg(long, num_args = 1..)]
     train: Vec<PathBuf>,
+    /// The operator's incidents over the training logs (CSV with a header,
+    /// or JSON Lines): `start,end` times or `file,first_line,last_line`,
+    /// optional `source` and `note`. Lines inside an incident form one
+    /// positive bag; lines outside every incident are normal. Line labels in
+    /// the files, if any, then only evaluate. See docs/model.md.
+    #[arg(long, value_name = "INC.csv")]
+    incidents: Option<PathBuf>,
     /// Test log file(s): every reported figure is measured here.
     #[arg(long, num_args = 1..)]
     test: Vec<PathBuf>,
+    /// Incidents over the test logs: adds `incident.*` (incidents detected,
+    /// false alarms per 1,000 normal windows and per day) to the report.
+    #[arg(long, value_name = "T.csv")]
+    test_incidents: Option<PathBuf>,
+    /// Keeps lines this close to an incident's edges out of the negatives,
+    /// since reported times are approximate: a line count (`32`) or a
+    /// duration (`90s`, `5m`, `1h`).
+    #[arg(long, default_value = "0")]
+    margin: Margin,
+    /// strftime layout of the logs' timestamps (default: detected per file
+    /// among ISO 8601, syslog RFC 3164/5424, Apache/nginx, epoch s/ms, HDFS).
+    #[arg(long, value_name = "LAYOUT")]
+    timestamp_format: Option<String>,
+    /// Zone of timestamps written without one.
+    #[arg(long, default_value = "UTC", value_name = "ZONE")]
+    timezone: String,
     /// Validation file(s); default: the last 20% of the training lines.
     #[arg(long, num_args = 1..)]
     val: Vec<PathBuf>,
@@ -110,6 +165,14 @@ struct TrainArgs {
     /// Train without the perturbation-consistency loss (ablation).
     #[arg(long)]
     no_consistency: bool,
+    /// Incidents route: least windows per incident trained as its positives
+    /// (those holding a line of the incidents' cover, else its best-ranked).
+    #[arg(long, default_value_t = 2, hide_short_help = true)]
+    witnesses: usize,
+    /// Incidents route: share of each incident's lowest-ranked windows also
+    /// trained as negatives.
+    #[arg(long, default_value_t = 0.0, hide_short_help = true)]
+    pseudo_negative: f64,
     /// Compute device.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceKind,
@@ -132,18 +195,33 @@ fn bundled_data() -> PathBuf {
 }
 
 fn request(args: &TrainArgs) -> Result<Request> {
-    let (train, test, out) = if args.train.is_empty() && args.test.is_empty() {
+    let (train, test, out, incidents, test_incidents) = if args.train.is_empty()
+        && args.test.is_empty()
+    {
+        // The operator's workflow on bundled data: raw logs plus incidents
+        // (data/README.md says how both were made from the labelled sample);
+        // the test file keeps its line labels so fine windows are measured.
         let data = bundled_data();
         (
             vec![
-                data.join("bgl/BGL_2k.log"),
-                data.join("bgl/BGL_4k.log"),
-                data.join("bgl/BGL_6k.log"),
+                data.join("bgl-raw/BGL_2k.log"),
+                data.join("bgl-raw/BGL_4k.log"),
+                data.join("bgl-raw/BGL_6k.log"),
             ],
             vec![data.join("bgl/BGL_8k.log")],
             args.out
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("out/default")),
+            Some(
+                args.incidents
+                    .clone()
+                    .unwrap_or_else(|| data.join("incidents/bgl_2k-6k.csv")),
+            ),
+            Some(
+                args.test_incidents
+                    .clone()
+                    .unwrap_or_else(|| data.join("incidents/bgl_8k.csv")),
+            ),
         )
     } else {
         if args.train.is_empty() {
@@ -155,7 +233,13 @@ fn request(args: &TrainArgs) -> Result<Request> {
         let Some(out) = args.out.clone() else {
             bail!("--out DIR is required with --train/--test");
         };
-        (args.train.clone(), args.test.clone(), out)
+        (
+            args.train.clone(),
+            args.test.clone(),
+            out,
+            args.incidents.clone(),
+            args.test_incidents.clone(),
+        )
     };
     let config = ModelConfig {
         window: args.window,
@@ -163,6 +247,19 @@ fn request(args: &TrainArgs) -> Result<Request> {
         ..ModelConfig::default()
     };
     config.validate().context("invalid --window/--stride")?;
+    if usize::from(args.window) > needle_runtime::MAX_WINDOW {
+        bail!(
+            "--window {} is more than the device runtime scores ({} lines); train coarse labels with --incidents and a fine window instead",
+            args.window,
+            needle_runtime::MAX_WINDOW
+        );
+    }
+    if !(0.0..1.0).contains(&args.pseudo_negative) {
+        bail!("--pseudo-negative must be in [0, 1)");
+    }
+    if args.witnesses == 0 {
+        bail!("--witnesses must be at least 1");
+    }
     let windowing = match args.window_seconds {
         Some(s) if s <= 0 => bail!("--window-seconds must be positive"),
         Some(seconds) => Windowing::Time {
@@ -183,6 +280,13 @@ fn request(args: &TrainArgs) -> Result<Request> {
         test,
         out,
         format: args.format,
+        incidents,
+        test_incidents,
+        margin: args.margin,
+        time: TimeOptions {
+            timestamp_format: args.timestamp_format.clone(),
+            timezone: needle_timestamps::parse_timezone(&args.timezone).context("--timezone")?,
+        },
         windowing,
         options: TrainOptions {
             config,
@@ -191,6 +295,10 @@ fn request(args: &TrainArgs) -> Result<Request> {
             learning_rate: args.lr,
             seed: args.seed,
             consistency: !args.no_consistency,
+            incidents: IncidentOptions {
+                witnesses: args.witnesses,
+                pseudo_negative: args.pseudo_negative,
+            },
             progress: !args.quiet,
             ..TrainOptions::default()
         },
@@ -219,18 +327,34 @@ fn run_on_device(request: &Request, device: DeviceKind) -> Result<Report> {
 
 fn print_summary(r: &Report, out: &Path) {
     let d = &r.data;
-    println!("needle-train: LogMILP trained on window labels only");
     println!(
-        "  data      train {} lines / {} bags ({} anomalous), val {} / {} ({}), test {} / {} ({})",
+        "needle-train: LogMILP trained on window labels only ({})",
+        r.labels
+    );
+    for f in &d.formats {
+        println!("  read      {f}");
+    }
+    let incidents = |n: usize| {
+        if n > 0 {
+            format!(", {n} incidents")
+        } else {
+            String::new()
+        }
+    };
+    println!(
+        "  data      train {} lines / {} windows ({} anomalous{}), val {} / {} ({}{}), test {} / {} ({}{})",
         d.train_lines,
         d.train_bags,
         d.train_positive,
+        incidents(d.train_incidents),
         d.val_lines,
         d.val_bags,
         d.val_positive,
+        incidents(d.val_incidents),
         d.test_lines,
         d.test_bags,
-        d.test_positive
+        d.test_positive,
+        incidents(d.test_incidents),
     );
     println!(
         "  training  {} epochs on {}, best epoch {} by validation AUC-PR, {:.1} s",
@@ -240,35 +364,58 @@ fn print_summary(r: &Report, out: &Path) {
         r.training.seconds
     );
     println!("  test ({}):", d.test_files.join(", "));
-    println!("                     AUC-ROC  AUC-PR  Prec    Recall  F1      Loc@1   Loc@3   SR");
     let sr = |x: Option<f64>| x.map_or("   -  ".to_string(), |v| format!("{v:.4}"));
-    println!(
-        "    LogMILP          {:.4}   {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {}",
-        r.bag.auc_roc,
-        r.bag.auc_pr,
-        r.bag.precision,
-        r.bag.recall,
-        r.bag.f1,
-        r.instance.loc_at_1,
-        r.instance.loc_at_3,
-        sr(r.instance.sr)
-    );
+    if let (Some(bag), Some(inst)) = (&r.bag, &r.instance) {
+        println!(
+            "    fine windows     AUC-ROC  AUC-PR  Prec    Recall  F1      Loc@1   Loc@3   SR"
+        );
+        println!(
+            "    LogMILP          {:.4}   {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {}",
+            bag.auc_roc,
+            bag.auc_pr,
+            bag.precision,
+            bag.recall,
+            bag.f1,
+            inst.loc_at_1,
+            inst.loc_at_3,
+            sr(inst.sr)
+        );
+    }
     let b = &r.baseline;
-    println!(
-        "    baseline         {:.4}   {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {}",
-        b.bag.auc_roc,
-        b.bag.auc_pr,
-        b.bag.precision,
-        b.bag.recall,
-        b.bag.f1,
-        b.instance.loc_at_1,
-        b.instance.loc_at_3,
-        sr(b.instance.sr)
-    );
-    println!(
-        "  threshold {:.4} (chosen on validation); SR at delta_sr = {}",
-        r.bag.threshold, r.instance.delta_sr
-    );
+    if let (Some(bag), Some(inst)) = (&b.bag, &b.instance) {
+        println!(
+            "    baseline         {:.4}   {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {}",
+            bag.auc_roc,
+            bag.auc_pr,
+            bag.precision,
+            bag.recall,
+            bag.f1,
+            inst.loc_at_1,
+            inst.loc_at_3,
+            sr(inst.sr)
+        );
+    }
+    let per_day = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
+    for (name, m) in [("LogMILP", &r.incident), ("baseline", &b.incident)] {
+        if let Some(m) = m {
+            println!(
+                "    incidents {name:<9} {}/{} detected, {} false alarms in {} normal windows ({:.1} per 1,000; {} per day)",
+                m.detected,
+                m.incidents,
+                m.false_alarms,
+                m.normal_windows,
+                m.false_alarms_per_1000_windows,
+                per_day(m.false_alarms_per_day)
+            );
+        }
+    }
+    let threshold = r
+        .bag
+        .as_ref()
+        .map(|b| b.threshold)
+        .or(r.incident.as_ref().map(|m| m.threshold))
+        .unwrap_or(f64::NAN);
+    println!("  threshold {threshold:.4} (chosen on validation)");
     for w in &d.warnings {
         println!("  warning: {w}");
     }
@@ -313,11 +460,95 @@ fn eval(args: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
+/// The operator simulator: reads, simulates, then writes (nothing is
+/// written if any input is unusable), refusing to write over an input.
+fn incidents(args: &IncidentsArgs) -> Result<()> {
+    use needle_trainer::incidents::{count_blocks, simulate, write_raw, write_simulated, Block};
+    let block = match (args.lines, args.seconds) {
+        (Some(0), _) => bail!("--lines must be at least 1"),
+        (Some(n), _) => Block::Lines(n),
+        (None, Some(s)) if s <= 0 => bail!("--seconds must be positive"),
+        (None, Some(s)) => Block::Seconds(s),
+        (None, None) => bail!("give --lines N or --seconds S"),
+    };
+    let files = args
+        .from_labels
+        .iter()
+        .map(|p| needle_trainer::read::read_log(p, args.format))
+        .collect::<Result<Vec<_>, _>>()?;
+    let simulated = simulate(&files, block)?;
+    let inputs: Vec<PathBuf> = args
+        .from_labels
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    let refuse = |target: &Path| -> Result<()> {
+        if let Ok(t) = std::fs::canonicalize(target) {
+            if inputs.contains(&t) {
+                bail!(
+                    "{}: is an input file; refusing to write over it",
+                    target.display()
+                );
+            }
+        }
+        Ok(())
+    };
+    refuse(&args.out)?;
+    let mut raw_targets = Vec::new();
+    if let Some(dir) = &args.raw_out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for f in &files {
+            let name = f.path.file_name().context("an input has no file name")?;
+            let target = dir.join(name);
+            refuse(&target)?;
+            if raw_targets.contains(&target) || target == args.out {
+                bail!("{}: two outputs would have this name", target.display());
+            }
+            raw_targets.push(target);
+        }
+    }
+    let out = std::fs::File::create(&args.out)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    write_simulated(out, block, &simulated)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let unit = match block {
+        Block::Lines(n) => format!("{n} lines"),
+        Block::Seconds(s) => format!("{s} s"),
+    };
+    for (i, f) in files.iter().enumerate() {
+        for w in &f.warnings {
+            eprintln!("warning: {w}");
+        }
+        let mine = simulated.iter().filter(|s| s.file == i);
+        let anomalous: usize = mine.clone().map(|s| s.anomalous).sum();
+        let mut line = format!(
+            "{}: {} blocks of {unit}, {} incident block(s), {anomalous} anomalous line(s)",
+            f.path.display(),
+            count_blocks(f, block),
+            mine.count()
+        );
+        if let Some(target) = raw_targets.get(i) {
+            let file = std::fs::File::create(target)
+                .with_context(|| format!("writing {}", target.display()))?;
+            write_raw(f, file).with_context(|| format!("writing {}", target.display()))?;
+            line += &format!("; raw lines -> {}", target.display());
+        }
+        println!("{line}");
+    }
+    println!(
+        "wrote {} ({} incidents)",
+        args.out.display(),
+        simulated.len()
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Export(args) => export(args),
         Command::Eval(args) => eval(args),
+        Command::Incidents(args) => incidents(args),
         Command::Train(args) => request(args).and_then(|req| {
             let report = run_on_device(&req, args.device)?;
             if args.json {

@@ -93,6 +93,7 @@ pub fn eval(
             0..file.lines.len(),
             default_windowing(&config),
             &featurizer,
+            None,
         );
     }
     let preds = predict_with_runtime(&model, &set);
