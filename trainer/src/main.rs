@@ -395,7 +395,7 @@ fn print_summary(r: &Report, out: &Path) {
             sr(inst.sr)
         );
     }
-    let per_day = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
+    let per_day = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.2}"));
     for (name, m) in [("LogMILP", &r.incident), ("baseline", &b.incident)] {
         if let Some(m) = m {
             println!(
