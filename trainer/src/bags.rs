@@ -67,7 +67,7 @@ pub fn time_windows(
     let mut window_start: Option<i64> = None;
     for (i, ts) in timestamps.iter().enumerate() {
         let new_window = match (window_start, ts) {
-            (Some(w0), Some(t)) => *t < w0 || *t >= w0 + seconds,
+            (Some(w0), Some(t)) => *t < w0 || *t >= w0.saturating_add(seconds),
             (None, Some(_)) => i > start,
             _ => false,
         };

@@ -77,12 +77,14 @@ pub struct Incidents {
 #[derive(Debug, thiserror::Error)]
 pub enum IncidentError {
     /// The file could not be opened, read or written.
-    #[error("{path}: {source}")]
+    // Not named `source`: the message already holds the OS error, and as
+    // the error's source `{:#}` (anyhow) would print it twice.
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The OS error.
-        source: io::Error,
+        error: io::Error,
     },
     /// The file holds no incident rows.
     #[error("{path}: no incidents (the file needs a header row and at least one incident row)")]
@@ -146,9 +148,9 @@ pub fn read_incidents(
     path: &Path,
     timezone: &jiff::tz::TimeZone,
 ) -> Result<Incidents, IncidentError> {
-    let bytes = std::fs::read(path).map_err(|source| IncidentError::Io {
+    let bytes = std::fs::read(path).map_err(|error| IncidentError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());

@@ -11,7 +11,7 @@ use needle_trainer::bags::Windowing;
 use needle_trainer::experiment::{run, Report, Request};
 use needle_trainer::incidents::Margin;
 use needle_trainer::read::{LogFormat, TimeOptions};
-use needle_trainer::train::{IncidentOptions, TrainOptions};
+use needle_trainer::train::{IncidentOptions, LossConfig, TrainOptions};
 
 #[derive(Parser)]
 #[command(
@@ -165,6 +165,16 @@ struct TrainArgs {
     /// Train without the perturbation-consistency loss (ablation).
     #[arg(long)]
     no_consistency: bool,
+    /// First epoch that trains the consistency loss (earlier epochs train
+    /// without it).
+    #[arg(long, default_value_t = 1, hide_short_help = true)]
+    consistency_from: usize,
+    /// Weight of the consistency loss (λ_c).
+    #[arg(long, default_value_t = 1.0, hide_short_help = true)]
+    lambda_con: f32,
+    /// How far the probability must drop when the key line is zeroed (Δ_c).
+    #[arg(long, default_value_t = 0.3, hide_short_help = true)]
+    con_margin: f32,
     /// Incidents route: least windows per incident trained as its positives
     /// (those holding a line of the incidents' cover, else its best-ranked).
     #[arg(long, default_value_t = 2, hide_short_help = true)]
@@ -274,6 +284,13 @@ fn request(args: &TrainArgs) -> Result<Request> {
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");
     }
+    // Training checks it too; here it fails before any file is read.
+    if !(args.lr.is_finite() && args.lr > 0.0) {
+        bail!(
+            "the learning rate {} is not a positive finite number (--lr)",
+            args.lr
+        );
+    }
     Ok(Request {
         train,
         val: args.val.clone(),
@@ -295,12 +312,17 @@ fn request(args: &TrainArgs) -> Result<Request> {
             learning_rate: args.lr,
             seed: args.seed,
             consistency: !args.no_consistency,
+            consistency_from: args.consistency_from,
             incidents: IncidentOptions {
                 witnesses: args.witnesses,
                 pseudo_negative: args.pseudo_negative,
             },
+            loss: LossConfig {
+                lambda_con: args.lambda_con,
+                con_margin: args.con_margin,
+                ..LossConfig::default()
+            },
             progress: !args.quiet,
-            ..TrainOptions::default()
         },
     })
 }

@@ -123,12 +123,14 @@ impl LogFile {
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// The file could not be opened or read.
-    #[error("{path}: {source}")]
+    // Not named `source`: the message already holds the OS error, and as
+    // the error's source `{:#}` (anyhow) would print it twice.
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The OS error.
-        source: io::Error,
+        error: io::Error,
     },
     /// The file holds no log lines.
     #[error("{path}: the file is empty (no log lines)")]
@@ -183,9 +185,9 @@ pub fn read_log_with(
     format: LogFormat,
     time: &TimeOptions,
 ) -> Result<LogFile, ReadError> {
-    let io_err = |source| ReadError::Io {
+    let io_err = |error| ReadError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let file = File::open(path).map_err(io_err)?;
     let modified = file.metadata().and_then(|m| m.modified()).ok();

@@ -102,6 +102,8 @@ pub struct TrainOptions {
     pub seed: u64,
     /// Whether the perturbation-consistency term is trained (`--no-consistency` turns it off).
     pub consistency: bool,
+    /// First epoch (1-based) that trains the consistency term. Default: 1
+    pub consistency_from: usize,
     /// Loss weights and margins.
     pub loss: LossConfig,
     /// Nested multi-instance learning on the incidents route.
@@ -120,6 +122,7 @@ impl Default for TrainOptions {
             learning_rate: 1e-3,
             seed: 42,
             consistency: true,
+            consistency_from: 1,
             loss: LossConfig::default(),
             incidents: IncidentOptions::default(),
             progress: true,
@@ -708,6 +711,10 @@ pub fn train<B: AutodiffBackend>(
     let steps = draws_per_epoch.div_ceil(opts.batch_size.max(1));
     for epoch in 1..=opts.epochs {
         let bar = progress_bar(steps as u64, opts.progress, epoch, opts.epochs);
+        let epoch_opts = TrainOptions {
+            consistency: opts.consistency && epoch >= opts.consistency_from,
+            ..*opts
+        };
         let epoch_start = Instant::now();
         let n_pos = items.iter().filter(|(_, y)| *y).count();
         let n_neg = items.len() - n_pos;
@@ -730,7 +737,7 @@ pub fn train<B: AutodiffBackend>(
             let ids: Vec<usize> = chunk.iter().map(|&d| items[d].0).collect();
             let labels: Vec<bool> = chunk.iter().map(|&d| items[d].1).collect();
             let batch = make_batch::<B>(train, &ids, &opts.config, device);
-            let losses = step_losses(&model, &batch, &labels, opts, device);
+            let losses = step_losses(&model, &batch, &labels, &epoch_opts, device);
             let total = scalar(losses.total.clone());
             count += 1;
             if !total.is_finite() {
