@@ -710,6 +710,17 @@ pub fn run_loaded<B: AutodiffBackend>(
         request.windowing,
         &config,
     )?;
+    // Say what was ignored or merged now, not after a long training run
+    // (the summary and report.json repeat it).
+    for w in train_files
+        .iter()
+        .chain(val_files)
+        .chain(test_files)
+        .flat_map(|f| f.warnings.iter())
+        .chain(&incident_warnings)
+    {
+        eprintln!("warning: {w}");
+    }
     // Fail before training, not after it, if the output cannot be written.
     fs::create_dir_all(&request.out).map_err(|e| {
         write_err(

@@ -169,6 +169,9 @@ struct TrainArgs {
     /// without it).
     #[arg(long, default_value_t = 1, hide_short_help = true)]
     consistency_from: usize,
+    /// Keep the last epoch's model, not the best on validation.
+    #[arg(long, hide_short_help = true)]
+    keep_last: bool,
     /// Weight of the consistency loss (λ_c).
     #[arg(long, default_value_t = 1.0, hide_short_help = true)]
     lambda_con: f32,
@@ -313,6 +316,7 @@ fn request(args: &TrainArgs) -> Result<Request> {
             seed: args.seed,
             consistency: !args.no_consistency,
             consistency_from: args.consistency_from,
+            keep_last: args.keep_last,
             incidents: IncidentOptions {
                 witnesses: args.witnesses,
                 pseudo_negative: args.pseudo_negative,
@@ -379,8 +383,13 @@ fn print_summary(r: &Report, out: &Path) {
         incidents(d.test_incidents),
     );
     println!(
-        "  training  {} epochs on {}, best epoch {} by validation AUC-PR, {:.1} s",
+        "  training  {} epoch{} on {}, best epoch {} by validation AUC-PR, {:.1} s",
         r.training.history.len(),
+        if r.training.history.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
         r.training.backend,
         r.training.best_epoch,
         r.training.seconds
@@ -490,6 +499,11 @@ fn incidents(args: &IncidentsArgs) -> Result<()> {
         (Some(0), _) => bail!("--lines must be at least 1"),
         (Some(n), _) => Block::Lines(n),
         (None, Some(s)) if s <= 0 => bail!("--seconds must be positive"),
+        // A block longer than a century is no incident an operator writes,
+        // and its end would not fit the incidents file's time range.
+        (None, Some(s)) if s > 100 * 366 * 86_400 => {
+            bail!("--seconds {s} is longer than a century; incidents are hours or days")
+        }
         (None, Some(s)) => Block::Seconds(s),
         (None, None) => bail!("give --lines N or --seconds S"),
     };

@@ -104,6 +104,8 @@ pub struct TrainOptions {
     pub consistency: bool,
     /// First epoch (1-based) that trains the consistency term. Default: 1
     pub consistency_from: usize,
+    /// Keep the last epoch's model instead of the best on validation.
+    pub keep_last: bool,
     /// Loss weights and margins.
     pub loss: LossConfig,
     /// Nested multi-instance learning on the incidents route.
@@ -123,6 +125,7 @@ impl Default for TrainOptions {
             seed: 42,
             consistency: true,
             consistency_from: 1,
+            keep_last: false,
             loss: LossConfig::default(),
             incidents: IncidentOptions::default(),
             progress: true,
@@ -781,9 +784,10 @@ pub fn train<B: AutodiffBackend>(
             );
         }
         history.push(log);
-        let better = best
-            .as_ref()
-            .is_none_or(|(b, l, _, _)| val_auc_pr > *b || (val_auc_pr == *b && val_log_loss < *l));
+        let better = opts.keep_last
+            || best.as_ref().is_none_or(|(b, l, _, _)| {
+                val_auc_pr > *b || (val_auc_pr == *b && val_log_loss < *l)
+            });
         if better {
             on_best(&valid, epoch, &val_probs);
             best = Some((val_auc_pr, val_log_loss, epoch, valid));

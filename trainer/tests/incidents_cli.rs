@@ -472,6 +472,15 @@ fn incidents_subcommand_needs_exactly_one_of_lines_and_seconds() {
 }
 
 #[test]
+fn incidents_subcommand_refuses_blocks_too_long_to_write_back() {
+    let dir = scratch("simulate_huge_block");
+    let (_, labelled) = logs(&dir);
+    let o = simulate(&dir, &labelled, &["--seconds", "9223372036854775807"]);
+    assert_clean_failure(&o, "--seconds 9223372036854775807 is longer than a century");
+    assert!(!dir.join("inc.csv").exists());
+}
+
+#[test]
 fn incidents_subcommand_refuses_a_file_without_line_labels() {
     let dir = scratch("simulate_unlabelled");
     let (raw, _) = logs(&dir);
