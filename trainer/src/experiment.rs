@@ -625,6 +625,28 @@ fn write_predictions(
     out.flush().map_err(|e| write_err(path, e))
 }
 
+/// One row per validation window: where it is, what training knew of it
+/// (its role) and the chosen model's score; the threshold is chosen from
+/// these rows (see [`selection_items`]).
+fn write_validation(path: &Path, set: &BagSet, probs: &[f64]) -> Result<(), RunError> {
+    use std::io::Write;
+    let file = fs::File::create(path).map_err(|e| write_err(path, e))?;
+    let mut out = std::io::BufWriter::new(file);
+    for (bag, p) in set.bags.iter().zip(probs) {
+        let lines = &set.lines[bag.lines.clone()];
+        let row = serde_json::json!({
+            "file": set.files.get(lines[0].file),
+            "first_line": lines[0].line_no,
+            "last_line": lines[lines.len() - 1].line_no,
+            "role": bag.role,
+            "score": p,
+            "label": bag.label,
+        });
+        writeln!(out, "{row}").map_err(|e| write_err(path, e))?;
+    }
+    out.flush().map_err(|e| write_err(path, e))
+}
+
 /// Saves a model and its metadata into `dir`.
 pub fn save_checkpoint<B: Backend>(
     dir: &Path,
@@ -854,6 +876,11 @@ pub fn run_loaded<B: AutodiffBackend>(
         &splits.test,
         &test_preds,
         threshold,
+    )?;
+    write_validation(
+        &request.out.join("validation.jsonl"),
+        &splits.val,
+        &val_probs,
     )?;
     let report_path = request.out.join("report.json");
     let json = serde_json::to_string_pretty(&report).map_err(|e| write_err(&report_path, e))?;
