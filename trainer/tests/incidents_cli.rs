@@ -247,6 +247,40 @@ fn overlapping_incidents_are_merged_with_a_warning_and_training_proceeds() {
     );
     // Rows 2 and 3 are one incident; row 4 is another.
     assert_eq!(report["data"]["train_incidents"], 2, "{report:#}");
+    // The warning was also on stderr, before training.
+    assert!(stderr(&o).contains(warning), "{}", stderr(&o));
+}
+
+/// validation.jsonl: one row per validation window with its role and score,
+/// the rows the threshold is chosen from.
+#[test]
+fn validation_windows_are_written_with_their_roles() {
+    let dir = scratch("validation_rows");
+    let (train_log, test_log) = logs(&dir);
+    let inc = write(
+        &dir,
+        "inc.csv",
+        "file,first_line,last_line\ntrain.log,60,120\ntrain.log,290,300\n",
+    );
+    let o = train(&dir, &train_log, Some(&inc), &test_log, &[]);
+    let report = assert_trained(&o, &dir);
+    let text = std::fs::read_to_string(dir.join("out/validation.jsonl")).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        rows.len() as u64,
+        report["data"]["val_bags"].as_u64().unwrap()
+    );
+    assert!(rows.iter().any(|r| r["role"] == "Normal"), "{text}");
+    assert!(
+        rows.iter().any(|r| r["role"]["Incident"].is_u64()),
+        "{text}"
+    );
+    assert!(rows
+        .iter()
+        .all(|r| (0.0..=1.0).contains(&r["score"].as_f64().unwrap())));
 }
 
 #[test]
