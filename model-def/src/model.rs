@@ -69,6 +69,9 @@ pub struct LogMilpOutput<B: Backend> {
     pub e_bag: Tensor<B, 1>,
     /// `V_bag`: mean prototype similarity over lines and prototypes `[B]`.
     pub v_bag: Tensor<B, 1>,
+    /// Each line's largest prototype similarity `m_i` `[B, W]` (padding
+    /// lines included; mask them out): how familiar a line is.
+    pub line_similarity: Tensor<B, 2>,
 }
 
 /// One pre-norm Transformer encoder layer with ReLU feed-forward.
@@ -230,7 +233,9 @@ impl<B: Backend> LogMilp<B> {
         let bias = m.clone().neg().add_scalar(1.0); // b_i = 1 - m_i
 
         let lines = line_mask.clone().sum_dim(1).clamp_min(1.0); // [B,1]
-        let m_bag = (m * line_mask.clone()).max_dim(1).squeeze_dim::<1>(1);
+        let m_bag = (m.clone() * line_mask.clone())
+            .max_dim(1)
+            .squeeze_dim::<1>(1);
         let assign = softmax(sim.clone().div_scalar(ASSIGN_TEMPERATURE), 2); // [B,W,N]
         let mass = (assign * line_mask.clone().unsqueeze_dim::<3>(2))
             .sum_dim(1)
@@ -279,6 +284,7 @@ impl<B: Backend> LogMilp<B> {
             m_bag,
             e_bag,
             v_bag,
+            line_similarity: m,
         }
     }
 }

@@ -152,3 +152,43 @@ impl core::fmt::Display for SetupError {
 }
 
 impl core::error::Error for SetupError {}
+
+/// Why a bag could not be scored again without one of its lines
+/// ([`crate::BagScorer::score_without`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum EvidenceError {
+    /// The position is inside the model's window but past the bag's last
+    /// line: a padding position, which holds no line to take out.
+    Padding {
+        /// Position asked for (0-based).
+        line: usize,
+        /// Lines in the bag.
+        lines: usize,
+    },
+    /// The position is outside the model's window.
+    OutOfRange {
+        /// Position asked for (0-based).
+        line: usize,
+        /// The model's window.
+        window: usize,
+    },
+}
+
+impl core::fmt::Display for EvidenceError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Padding { line, lines } => write!(
+                f,
+                "position {line} is padding: the bag holds {lines} line(s)"
+            ),
+            Self::OutOfRange { line, window } => write!(
+                f,
+                "position {line} is outside the model's window of {window} lines"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for EvidenceError {}

@@ -23,6 +23,11 @@
 //! let tail = stream.finish();
 //! # Ok::<(), Box<dyn core::error::Error>>(())
 //! ```
+//!
+//! Evidence for a flagged window: [`BagScorer::score_without`] scores the
+//! window again with its key line's embedding set to zero (the training
+//! perturbation), in the same scratch memory, so a device can report
+//! "0.97 → 0.12 without line 4711".
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 // One `unsafe` call in the crate: entering the AVX build of the linear
@@ -37,7 +42,7 @@ mod model_file;
 mod scorer;
 mod stream;
 
-pub use error::{LoadError, SetupError};
+pub use error::{EvidenceError, LoadError, SetupError};
 pub use kernels::{embedding_bag_i8, layer_norm, linear_i8, softmax_in_place, LinearI8};
 pub use model_file::{Model, MAX_TOKENS, MAX_TOP_K, MAX_WINDOW};
 pub use needle_model_def::{entropy, format, min_entropy_head, Featurizer, ModelConfig};

@@ -5,7 +5,7 @@ use heapless::Vec;
 use needle_model_def::format::Norm;
 use needle_model_def::{min_entropy_head, Featurizer, ASSIGN_TEMPERATURE as TAU};
 
-use crate::error::SetupError;
+use crate::error::{EvidenceError, SetupError};
 use crate::kernels::{
     dot, embedding_bag_i8, f32s, layer_norm, linear_i8, linear_i8_rows, softmax_in_place, tanh,
     weighted_rows, OutputLayout,
@@ -131,6 +131,68 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
             n += 1;
         }
         self.forward(n, zeroed)
+    }
+
+    /// Evidence for a flagged bag: scores `lines` again with line `line`
+    /// (0-based position in the bag, usually the bag's top line) taken out
+    /// the way the training perturbation and the Success Rate metric take
+    /// it out: its embedded vector is set to zero before the projection. The
+    /// line stays in the bag (attention still sees it, with the projection's
+    /// bias only), so the score moves only by what the line's content
+    /// contributed. Bit for bit the same as
+    /// [`Self::score_lines_zeroed`]`(lines, Some(line))`; no allocation, the
+    /// scorer's own scratch is reused (so [`Self::attention`] then describes
+    /// the perturbed bag).
+    ///
+    /// # Errors
+    /// [`EvidenceError::Padding`] when `line` is past the bag's last line but
+    /// inside the model's window (a padding position: there is nothing to
+    /// take out), [`EvidenceError::OutOfRange`] when it is outside the
+    /// window. Nothing is scored then.
+    pub fn score_without<L: AsRef<[u8]>>(
+        &mut self,
+        lines: &[L],
+        line: usize,
+    ) -> Result<BagScore, EvidenceError> {
+        let n = lines.len().min(self.window());
+        self.check_line(line, n)?;
+        Ok(self.score_lines_zeroed(lines, Some(line)))
+    }
+
+    /// [`Self::score_without`] for a bag given as token buckets (what
+    /// [`crate::LineStream`] keeps), bit for bit
+    /// [`Self::score_tokens`]`(lines, Some(line))`.
+    ///
+    /// # Errors
+    /// As [`Self::score_without`]; the lines are embedded before the check
+    /// (the iterator's length is known only then) but nothing is scored.
+    pub fn score_tokens_without<'t, I: IntoIterator<Item = &'t [u16]>>(
+        &mut self,
+        lines: I,
+        line: usize,
+    ) -> Result<BagScore, EvidenceError> {
+        let w = self.window();
+        if line >= w {
+            return Err(EvidenceError::OutOfRange { line, window: w });
+        }
+        let mut n = 0;
+        for tokens in lines.into_iter().take(w) {
+            self.embed(n, tokens);
+            n += 1;
+        }
+        self.check_line(line, n)?;
+        Ok(self.forward(n, Some(line)))
+    }
+
+    fn check_line(&self, line: usize, lines: usize) -> Result<(), EvidenceError> {
+        let window = self.window();
+        if line >= window {
+            Err(EvidenceError::OutOfRange { line, window })
+        } else if line >= lines {
+            Err(EvidenceError::Padding { line, lines })
+        } else {
+            Ok(())
+        }
     }
 
     /// The last scored bag's attention in head `head` (one weight per line);

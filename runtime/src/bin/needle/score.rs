@@ -1,0 +1,349 @@
+//! `needle score`: reads the inputs, scores windows, merges flagged windows
+//! into alerts with evidence, and writes rows.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use jiff::tz::TimeZone;
+use needle_runtime::{BagResult, BagScorer, LineStream, Model, MAX_TOKENS, MAX_WINDOW};
+
+use crate::alerts::{Alert, Alerts, Window};
+use crate::cli::ScoreArgs;
+use crate::input::{spawn_reader, watch_signals, Event, Source};
+use crate::inspect::load;
+use crate::lines::{Kept, KEPT_BYTES};
+use crate::output::{Evidence, FileSummary, Output, Show, Summary};
+use crate::times::{reference_year, FileTimes};
+
+/// Batches in flight between the reader thread and the scorer.
+const CHANNEL_BATCHES: usize = 8;
+
+type Stream<'m, 'a, 's> = LineStream<'m, 'a, 's, MAX_WINDOW, MAX_TOKENS>;
+
+/// One input file being scored.
+struct FileRun<'m, 'a, 's> {
+    index: usize,
+    stream: Box<Stream<'m, 'a, 's>>,
+    times: FileTimes,
+    kept: Kept,
+    /// When the oldest line not yet in a scored window arrived.
+    pending_since: Option<Instant>,
+}
+
+/// Everything that lives across files.
+struct Run<'m, 'a, 'e, W: Write> {
+    /// Scores flagged peak windows again without their key line.
+    evidence: BagScorer<'m, 'a, 'e>,
+    threshold: f32,
+    flush_after: Option<Duration>,
+    alerts: Alerts,
+    out: Output<W>,
+    summary: Summary,
+    names: Vec<String>,
+    stop: Arc<AtomicBool>,
+}
+
+fn is_stdin(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
+pub fn score(args: &ScoreArgs) -> Result<ExitCode> {
+    let bytes = load(&args.model)?;
+    let model =
+        Model::from_bytes(&bytes).with_context(|| format!("loading {}", args.model.display()))?;
+    let timezone = args.timezone.clone().unwrap_or(TimeZone::UTC);
+
+    let inputs: Vec<PathBuf> = if args.files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        args.files.clone()
+    };
+    if inputs.iter().filter(|p| is_stdin(p)).count() > 1 {
+        bail!("stdin (-) can be read only once");
+    }
+    // Every file is opened before anything is scored: a missing one is an
+    // error (exit 2) with no partial output.
+    let mut sources = Vec::with_capacity(inputs.len());
+    let mut years = Vec::with_capacity(inputs.len());
+    for path in &inputs {
+        if is_stdin(path) {
+            sources.push(Source::Stdin);
+            years.push(reference_year(None, &timezone));
+        } else {
+            let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            let modified = file.metadata().and_then(|m| m.modified()).ok();
+            years.push(reference_year(modified, &timezone));
+            sources.push(Source::File(file));
+        }
+    }
+    let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+
+    let show = Show {
+        windows: args.windows,
+        alerts: !args.summary_only,
+        summary: !args.alerts_only,
+    };
+    let stdout = io::stdout();
+    let out = Output::new(
+        io::LineWriter::new(stdout.lock()),
+        args.pretty,
+        show,
+        names.clone(),
+    );
+
+    let (tx, rx) = sync_channel(CHANNEL_BATCHES);
+    let stop = Arc::new(AtomicBool::new(false));
+    watch_signals(tx.clone(), Arc::clone(&stop)).context("installing signal handlers")?;
+    spawn_reader(sources, tx);
+
+    let mut scratch = vec![0f32; model.scratch_len()];
+    let mut evidence_scratch = vec![0f32; model.scratch_len()];
+    let mut run = Run {
+        evidence: BagScorer::new(&model, &mut evidence_scratch)?,
+        threshold: args.threshold.unwrap_or(model.threshold()),
+        flush_after: args.flush_after,
+        alerts: Alerts::new(),
+        out,
+        summary: Summary {
+            lines: 0,
+            bags: 0,
+            flagged: 0,
+            flushed: 0,
+            alerts: 0,
+            threshold: args.threshold.unwrap_or(model.threshold()),
+            model_threshold: model.threshold(),
+            window: usize::from(model.config().window),
+            files: Vec::new(),
+            long_lines: 0,
+            non_utf8_lines: 0,
+            interrupted: false,
+        },
+        names,
+        stop,
+    };
+
+    let result = score_files(
+        &mut run,
+        &model,
+        &mut scratch,
+        &rx,
+        args.timestamp_format.as_ref(),
+        &timezone,
+        &years,
+    )
+    .and_then(|()| run.out.summary(&run.summary).map_err(anyhow::Error::from));
+    // An alert still open when stdout closed was raised too.
+    let raised = run.summary.alerts > 0 || run.alerts.open().is_some();
+    let status = u8::from(raised);
+    match result {
+        Ok(()) => {
+            if run.summary.long_lines > 0 {
+                eprintln!(
+                    "needle: {} line(s) longer than {KEPT_BYTES} bytes were read in part",
+                    run.summary.long_lines
+                );
+            }
+            Ok(ExitCode::from(status))
+        }
+        // A closed pipe (`needle score ... | head`) is not an error.
+        Err(e) if is_broken_pipe(&e) => Ok(ExitCode::from(status)),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn score_files<W: Write>(
+    run: &mut Run<'_, '_, '_, W>,
+    model: &Model<'_>,
+    scratch: &mut [f32],
+    rx: &Receiver<Event>,
+    format: Option<&needle_timestamps::TimestampFormat>,
+    timezone: &TimeZone,
+    years: &[i16],
+) -> Result<()> {
+    let window = usize::from(model.config().window);
+    for (index, &year) in years.iter().enumerate() {
+        // A fresh stream per file: windows never span two files.
+        let scorer = BagScorer::new(model, scratch)?;
+        let mut file = FileRun {
+            index,
+            stream: Box::new(LineStream::new(scorer)?),
+            times: FileTimes::new(format, timezone, year)?,
+            kept: Kept::new(window),
+            pending_since: None,
+        };
+        if !run.file(&mut file, rx)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+impl<W: Write> Run<'_, '_, '_, W> {
+    /// Scores one file to its end; `false` when a signal stopped the run.
+    fn file(&mut self, f: &mut FileRun<'_, '_, '_>, rx: &Receiver<Event>) -> Result<bool> {
+        loop {
+            if self.stop.load(Ordering::SeqCst) {
+                self.end_file(f, true)?;
+                return Ok(false);
+            }
+            let now = Instant::now();
+            let event = match self.deadline(f) {
+                Some(d) if d <= now => {
+                    self.flush(f, now)?;
+                    continue;
+                }
+                Some(d) => match rx.recv_timeout(d - now) {
+                    Ok(event) => event,
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => bail!("the input reader stopped"),
+                },
+                None => rx.recv().map_err(|_| anyhow!("the input reader stopped"))?,
+            };
+            match event {
+                Event::Lines(index, batch) => {
+                    debug_assert_eq!(index, f.index, "inputs are read in order");
+                    for (line, full_len) in batch.iter() {
+                        self.line(f, line, full_len)?;
+                    }
+                }
+                Event::End(index) => {
+                    debug_assert_eq!(index, f.index, "inputs are read in order");
+                    self.end_file(f, false)?;
+                    return Ok(true);
+                }
+                Event::Failed(index, e) => {
+                    let name = self.names.get(index).map_or("-", String::as_str);
+                    return Err(anyhow::Error::new(e).context(format!("reading {name}")));
+                }
+                Event::Signal => self.stop.store(true, Ordering::SeqCst),
+            }
+        }
+    }
+
+    /// When the next `--flush-after` action is due, if any.
+    fn deadline(&self, f: &FileRun<'_, '_, '_>) -> Option<Instant> {
+        let after = self.flush_after?;
+        let pending = f.pending_since;
+        let open = self.alerts.open().map(|a| a.opened);
+        let since = match (pending, open) {
+            (Some(p), Some(o)) => p.min(o),
+            (p, o) => p.or(o)?,
+        };
+        Some(since + after)
+    }
+
+    /// `--flush-after`: scores the lines that waited too long (a partial
+    /// window: the last `window` lines) and emits an alert open too long.
+    fn flush(&mut self, f: &mut FileRun<'_, '_, '_>, now: Instant) -> Result<()> {
+        let Some(after) = self.flush_after else {
+            return Ok(());
+        };
+        let alert_due = self.alerts.open().is_some_and(|a| a.opened + after <= now);
+        // Before an alert is emitted early, everything read is scored: the
+        // waiting lines may extend it.
+        if f.pending_since
+            .is_some_and(|p| p + after <= now || alert_due)
+        {
+            f.pending_since = None;
+            if let Some(bag) = f.stream.finish() {
+                self.bag(f, &bag, true)?;
+            }
+        }
+        if self.alerts.open().is_some_and(|a| a.opened + after <= now) {
+            if let Some(alert) = self.alerts.close_early() {
+                self.emit(alert)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn line(&mut self, f: &mut FileRun<'_, '_, '_>, line: &[u8], full_len: usize) -> Result<()> {
+        let number = f.stream.lines_seen() + 1;
+        self.summary.lines += 1;
+        if full_len > KEPT_BYTES {
+            self.summary.long_lines += 1;
+        }
+        if std::str::from_utf8(line).is_err() {
+            self.summary.non_utf8_lines += 1;
+        }
+        let time = f.times.read(line);
+        f.kept.push(number, line, time);
+        match f.stream.push(line) {
+            Some(bag) => {
+                f.pending_since = None;
+                self.bag(f, &bag, false)?;
+            }
+            None if f.pending_since.is_none() && self.flush_after.is_some() => {
+                f.pending_since = Some(Instant::now());
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    fn bag(&mut self, f: &mut FileRun<'_, '_, '_>, bag: &BagResult, flushed: bool) -> Result<()> {
+        f.times.detect(&mut f.kept);
+        let w = Window {
+            first_line: bag.first_line,
+            last_line: bag.last_line,
+            score: bag.score.probability,
+            flagged: bag.score.probability >= self.threshold,
+            top: &bag.score.top,
+        };
+        self.summary.bags += 1;
+        self.summary.flagged += u64::from(w.flagged);
+        self.summary.flushed += u64::from(flushed);
+        if let Some(closed) = self.alerts.window(f.index, &w, &f.kept, Instant::now()) {
+            self.emit(closed)?;
+        }
+        self.out.window(f.index, &w, flushed, &f.kept)?;
+        Ok(())
+    }
+
+    /// Scores the alert's peak window without its key line and writes it.
+    fn emit(&mut self, alert: Alert) -> Result<()> {
+        let evidence = alert.key_line.and_then(|key| {
+            let index = usize::try_from(key.checked_sub(alert.peak_first)?).ok()?;
+            let without = self.evidence.score_without(&alert.peak_lines, index).ok()?;
+            Some(Evidence {
+                without_line: key,
+                score_without: without.probability,
+            })
+        });
+        self.summary.alerts += 1;
+        self.out.alert(&alert, evidence)?;
+        Ok(())
+    }
+
+    /// The end of a file (or of the run, on a signal): scores the lines no
+    /// window covered yet and closes the open alert.
+    fn end_file(&mut self, f: &mut FileRun<'_, '_, '_>, interrupted: bool) -> Result<()> {
+        if let Some(bag) = f.stream.finish() {
+            self.bag(f, &bag, false)?;
+        }
+        f.pending_since = None;
+        if let Some(alert) = self.alerts.close() {
+            self.emit(alert)?;
+        }
+        self.summary.files.push(FileSummary {
+            lines: f.stream.lines_seen(),
+            timestamps: f.times.format().map(ToString::to_string),
+        });
+        self.summary.interrupted |= interrupted;
+        Ok(())
+    }
+}
