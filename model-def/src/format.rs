@@ -21,7 +21,7 @@ use crate::config::ModelConfig;
 /// First four bytes of every model file.
 pub const MAGIC: [u8; 4] = *b"NDLM";
 /// Version of the layout this crate writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// Bytes before the payload: magic, version, payload length.
 pub const HEADER_LEN: usize = 10;
 /// Bytes after the payload: the CRC-32.
@@ -139,6 +139,11 @@ pub struct ModelBody<'a> {
     /// Classifier output `1 × classifier_dim`.
     #[serde(borrow)]
     pub classifier_out: QLinear<'a>,
+    /// Token buckets seen in the training lines, a bitmap of
+    /// `ceil(buckets / 8)` bytes (see [`crate::familiarity`]). Added in
+    /// version 2.
+    #[serde(borrow)]
+    pub familiar_buckets: &'a [u8],
 }
 
 /// Encodes `body` as a complete model file (header, payload, checksum).

@@ -20,6 +20,7 @@
 extern crate alloc;
 
 mod config;
+pub mod familiarity;
 mod featurize;
 pub mod format;
 mod localize;

@@ -79,7 +79,12 @@ impl core::fmt::Display for LoadError {
             ),
             Self::UnsupportedVersion { found, supported } => write!(
                 f,
-                "model file format version {found} is not supported (this runtime reads version {supported})"
+                "model file format version {found} is not supported (this runtime reads version {supported}){}",
+                if *found < *supported {
+                    "; export it again from its checkpoint with this release's `needle-train export`"
+                } else {
+                    "; use a newer needle runtime"
+                }
             ),
             Self::TrailingBytes { extra } => {
                 write!(f, "model file has {extra} unexpected bytes after its checksum")

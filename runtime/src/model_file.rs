@@ -181,6 +181,11 @@ impl<'a> Model<'a> {
         finite("pool_bias_gain", b.pool_bias_gain)?;
         check_linear("classifier_hidden", &b.classifier_hidden, cls, k * h + 3)?;
         check_linear("classifier_out", &b.classifier_out, 1, cls)?;
+        need_len(
+            "familiar_buckets",
+            b.familiar_buckets.len(),
+            needle_model_def::familiarity::bitmap_len(v),
+        )?;
         Ok(())
     }
 
@@ -192,6 +197,12 @@ impl<'a> Model<'a> {
     /// Bags scoring at or above this are anomalous.
     pub fn threshold(&self) -> f32 {
         self.body.threshold
+    }
+
+    /// Token buckets seen in the training lines, one bit each (see
+    /// [`needle_model_def::familiarity`]).
+    pub fn familiar_buckets(&self) -> &'a [u8] {
+        self.body.familiar_buckets
     }
 
     pub(crate) fn body(&self) -> &ModelBody<'a> {

@@ -41,6 +41,20 @@ pub struct BagScore {
     pub head: u16,
     /// Its `top_k` most-attended lines, most attended first (ties: earlier line).
     pub top: Vec<TopLine, MAX_TOP_K>,
+    /// Lines whose tokens are mostly unlike the training lines' (see
+    /// [`needle_model_def::familiarity`]); [`Self::is_unfamiliar`] judges the bag.
+    pub unfamiliar_lines: u16,
+}
+
+impl BagScore {
+    /// Whether at least half of the bag's lines are unfamiliar: the input
+    /// looks unlike what the model was trained on, so its score says little.
+    pub fn is_unfamiliar(&self) -> bool {
+        needle_model_def::familiarity::window_is_unfamiliar(
+            usize::from(self.unfamiliar_lines),
+            usize::from(self.lines),
+        )
+    }
 }
 
 /// Scores bags with a validated [`Model`] in caller-provided scratch memory.
@@ -51,6 +65,8 @@ pub struct BagScorer<'m, 'a, 's> {
     layout: ScratchLayout,
     head: usize,
     lines: usize,
+    /// Unfamiliar lines embedded since the last forward pass.
+    unfamiliar: u16,
 }
 
 impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
@@ -74,6 +90,7 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
             layout,
             head: 0,
             lines: 0,
+            unfamiliar: 0,
         })
     }
 
@@ -92,6 +109,12 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         let d = usize::from(c.embed_dim);
         let big = self.layout.own + self.layout.h + self.layout.a;
         let b = self.model.body();
+        if i == 0 {
+            self.unfamiliar = 0;
+        }
+        if needle_model_def::familiarity::line_is_unfamiliar(b.familiar_buckets, tokens) {
+            self.unfamiliar += 1;
+        }
         if let Some(x) = self.scratch.get_mut(big + i * d..big + (i + 1) * d) {
             embedding_bag_i8(b.embedding.values, b.embedding.scales, d, tokens, x);
         }
@@ -430,6 +453,7 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
             lines: n as u16,
             head: best_head as u16,
             top,
+            unfamiliar_lines: if n == 0 { 0 } else { self.unfamiliar },
         }
     }
 }

@@ -613,3 +613,38 @@ fn corrupted_model_is_a_clear_error() {
     assert!(err.contains("model file is corrupted: checksum"), "{err}");
     assert!(!err.contains("panicked"));
 }
+
+/// Familiarity: a foreign log (ZooKeeper) gets one warning on stderr and
+/// its windows are counted as unfamiliar, without suppressing alarms.
+#[test]
+fn a_foreign_log_is_warned_about_once_and_counted() {
+    let zk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/unlabeled/Zookeeper_2k.log");
+    let out = score(&["--windows"], &[&zk], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.matches("look unlike the logs this model was trained on")
+            .count(),
+        1,
+        "{err}"
+    );
+    let rows = rows(&out);
+    let summary = of_kind(&rows, "summary")[0];
+    let bags = of_kind(&rows, "bag");
+    assert_eq!(u(&summary["unfamiliar"]), u(&summary["bags"]), "{summary}");
+    assert!(bags.iter().all(|b| 2 * u(&b["unfamiliar_lines"]) >= 16));
+}
+
+/// Held-out logs of the system the model was trained on stay quiet.
+#[test]
+fn held_out_logs_of_the_training_system_are_familiar() {
+    let (rows, _) = bgl_8k_windows();
+    let summary = of_kind(rows, "summary")[0];
+    assert_eq!(u(&summary["unfamiliar"]), 0, "{summary}");
+    assert!(of_kind(rows, "bag")
+        .iter()
+        .all(|b| u(&b["unfamiliar_lines"]) <= 1));
+    let file = bgl_8k_file("familiar");
+    let out = score(&["--summary-only"], &[&file], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("look unlike"), "{err}");
+}

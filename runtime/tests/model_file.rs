@@ -78,6 +78,42 @@ fn rejects_wrong_version() {
     );
 }
 
+/// A version-1 file (before familiarity) names the fix: export it again.
+#[test]
+fn an_older_format_says_to_export_again() {
+    let mut old = fixture();
+    old[4..6].copy_from_slice(&1u16.to_le_bytes());
+    let err = Model::from_bytes(&old).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("model file format version 1 is not supported (this runtime reads version {FORMAT_VERSION}); export it again from its checkpoint with this release's `needle-train export`")
+    );
+}
+
+#[test]
+fn familiarity_counts_lines_with_mostly_unknown_tokens() {
+    let bytes = fixture();
+    let model = Model::from_bytes(&bytes).unwrap();
+    let mut scratch = vec![0f32; model.scratch_len()];
+    let mut scorer = needle_runtime::BagScorer::new(&model, &mut scratch).unwrap();
+    let bgl: [&[u8]; 2] = [
+        b"1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache parity error corrected",
+        b"1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache parity error corrected",
+    ];
+    let score = scorer.score_lines(&bgl);
+    assert_eq!((score.unfamiliar_lines, score.is_unfamiliar()), (0, false));
+    let foreign: [&[u8]; 3] = [
+        b"2015-07-29 17:41:44,747 - INFO  [QuorumPeer[myid=1]/0:0:0:0:0:0:0:0:2181:FastLeaderElection@774] - Notification time out: 3200",
+        b"2015-07-29 19:04:29,071 - WARN  [SendWorker:188978561024:QuorumCnxManager$SendWorker@679] - Interrupted while waiting for message on queue",
+        b"1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache parity error corrected",
+    ];
+    let score = scorer.score_lines(&foreign);
+    assert_eq!((score.unfamiliar_lines, score.is_unfamiliar()), (2, true));
+    // Padding is not counted, and the count starts again with each bag.
+    let score = scorer.score_lines(&bgl[..1]);
+    assert_eq!((score.lines, score.unfamiliar_lines), (1, 0));
+}
+
 #[test]
 fn rejects_wrong_magic() {
     let mut bad = fixture();

@@ -223,8 +223,8 @@ fn the_validator_rejects_what_the_schema_forbids() {
     let bad = [
         r#"{"type":"alert","data":{}}"#,
         r#"{"type":"nope","data":{}}"#,
-        r#"{"type":"summary","data":{"lines":1,"bags":1,"anomalous_bags":0,"flushed_bags":0,"alerts":0,"unfamiliar":null,"threshold":0.5,"model_threshold":0.5,"files":[],"long_lines":0,"non_utf8_lines":0,"interrupted":false,"extra":1}}"#,
-        r#"{"type":"summary","data":{"lines":-1,"bags":1,"anomalous_bags":0,"flushed_bags":0,"alerts":0,"unfamiliar":null,"threshold":0.5,"model_threshold":0.5,"files":[],"long_lines":0,"non_utf8_lines":0,"interrupted":false}}"#,
+        r#"{"type":"summary","data":{"lines":1,"bags":1,"anomalous_bags":0,"flushed_bags":0,"alerts":0,"unfamiliar":0,"threshold":0.5,"model_threshold":0.5,"files":[],"long_lines":0,"non_utf8_lines":0,"interrupted":false,"extra":1}}"#,
+        r#"{"type":"summary","data":{"lines":-1,"bags":1,"anomalous_bags":0,"flushed_bags":0,"alerts":0,"unfamiliar":0,"threshold":0.5,"model_threshold":0.5,"files":[],"long_lines":0,"non_utf8_lines":0,"interrupted":false}}"#,
     ];
     for row in bad {
         let mut errors = Vec::new();
@@ -236,7 +236,7 @@ fn the_validator_rejects_what_the_schema_forbids() {
         );
         assert!(!errors.is_empty(), "accepted {row}");
     }
-    let good = r#"{"type":"summary","data":{"lines":1,"bags":1,"anomalous_bags":0,"flushed_bags":0,"alerts":0,"unfamiliar":null,"threshold":0.5,"model_threshold":0.5,"files":[{"file":"-","lines":1,"timestamps":null}],"long_lines":0,"non_utf8_lines":0,"interrupted":false}}"#;
+    let good = r#"{"type":"summary","data":{"lines":1,"bags":1,"anomalous_bags":0,"flushed_bags":0,"alerts":0,"unfamiliar":0,"threshold":0.5,"model_threshold":0.5,"files":[{"file":"-","lines":1,"timestamps":null}],"long_lines":0,"non_utf8_lines":0,"interrupted":false}}"#;
     let mut errors = Vec::new();
     v.errors(
         &schema,

@@ -20,9 +20,13 @@ fn root(rel: &str) -> PathBuf {
 
 fn exported() -> (needle_model_def::LogMilp<B>, CheckpointMeta, Vec<u8>) {
     let (model, meta) = load_checkpoint::<B>(&root("tests/fixtures/bgl-default"), &DEVICE).unwrap();
-    let bytes =
-        needle_trainer::export::export(&meta.config, meta.threshold as f32, &model.float_weights())
-            .unwrap();
+    let bytes = needle_trainer::export::export(
+        &meta.config,
+        meta.threshold as f32,
+        &model.float_weights(),
+        &meta.familiar_buckets,
+    )
+    .unwrap();
     (model, meta, bytes)
 }
 

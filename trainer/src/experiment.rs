@@ -241,6 +241,22 @@ pub struct CheckpointMeta {
     pub consistency: bool,
     /// Seed of the run.
     pub seed: u64,
+    /// Token buckets that occur in the training and validation lines, in
+    /// increasing order: what `needle` measures familiarity against.
+    /// Empty in checkpoints written before it existed.
+    #[serde(default)]
+    pub familiar_buckets: Vec<u16>,
+}
+
+/// The token buckets that occur in `sets`' lines, in increasing order.
+pub fn familiar_buckets(sets: &[&BagSet]) -> Vec<u16> {
+    let mut seen = std::collections::BTreeSet::new();
+    for set in sets {
+        for line in &set.lines {
+            seen.extend(line.tokens.iter().copied());
+        }
+    }
+    seen.into_iter().collect()
 }
 
 fn read_all(
@@ -753,6 +769,7 @@ pub fn run_loaded<B: AutodiffBackend>(
     // Checkpoint every new best epoch as it happens (threshold from its own
     // validation scores), so an interrupted run keeps its best model.
     let mut checkpoint_error = None;
+    let familiar = familiar_buckets(&[&splits.train, &splits.val]);
     let mut on_best = |model: &LogMilp<B::InnerBackend>, epoch: usize, probs: &[f64]| {
         let (items, labels) = selection_items(&splits.val, probs);
         let meta = CheckpointMeta {
@@ -761,6 +778,7 @@ pub fn run_loaded<B: AutodiffBackend>(
             epoch,
             consistency: request.options.consistency,
             seed: request.options.seed,
+            familiar_buckets: familiar.clone(),
         };
         if let Err(e) = save_checkpoint(&request.out, model, &meta) {
             checkpoint_error.get_or_insert(e);
@@ -810,6 +828,7 @@ pub fn run_loaded<B: AutodiffBackend>(
         epoch: trained.best_epoch,
         consistency: request.options.consistency,
         seed: request.options.seed,
+        familiar_buckets: familiar,
     };
     save_checkpoint(&request.out, &trained.model, &meta)?;
 

@@ -107,6 +107,9 @@ pub enum ExportError {
     /// A non-finite weight (a diverged training run).
     #[error("the model holds NaN or infinite weights; it cannot be exported")]
     NonFinite,
+    /// A familiar token bucket outside the model's buckets.
+    #[error("familiar token bucket {0} is outside the model's {1} buckets")]
+    Bucket(u16, usize),
     /// postcard failed.
     #[error("encoding the model file failed: {0}")]
     Encode(#[from] postcard::Error),
@@ -120,6 +123,7 @@ pub fn export(
     config: &ModelConfig,
     threshold: f32,
     weights: &FloatWeights,
+    familiar_buckets: &[u16],
 ) -> Result<Vec<u8>, ExportError> {
     let all_finite = weights
         .embedding
@@ -158,6 +162,14 @@ pub fn export(
     let classifier_hidden = OwnedLinear::new(&weights.classifier_hidden);
     let classifier_out = OwnedLinear::new(&weights.classifier_out);
 
+    let buckets = config.featurizer.buckets as usize;
+    let mut familiar = vec![0u8; needle_model_def::familiarity::bitmap_len(buckets)];
+    for &b in familiar_buckets {
+        if usize::from(b) >= buckets {
+            return Err(ExportError::Bucket(b, buckets));
+        }
+        needle_model_def::familiarity::mark(&mut familiar, b);
+    }
     let mut layer_views = heapless::Vec::new();
     for OwnedLayer([q, k, v, o, fi, fo], na, nf) in &layers {
         layer_views
@@ -186,6 +198,7 @@ pub fn export(
         pool_bias_gain: &pool_bias_gain,
         classifier_hidden: classifier_hidden.view(),
         classifier_out: classifier_out.view(),
+        familiar_buckets: &familiar,
     };
     Ok(format::encode(&body)?)
 }

@@ -48,6 +48,13 @@ struct ExportArgs {
     /// Model file to write.
     #[arg(long)]
     out: PathBuf,
+    /// Logs to measure familiarity against, for a checkpoint written before
+    /// training recorded it (normally: its training files).
+    #[arg(long, num_args = 1.., value_name = "A.log")]
+    familiar_from: Vec<PathBuf>,
+    /// Format of the --familiar-from logs.
+    #[arg(long, value_enum, default_value = "auto")]
+    format: LogFormat,
 }
 
 #[derive(clap::Args)]
@@ -458,10 +465,30 @@ fn export(args: &ExportArgs) -> Result<()> {
     let device = burn::backend::ndarray::NdArrayDevice::Cpu;
     let (model, meta) =
         needle_trainer::experiment::load_checkpoint::<B>(&args.checkpoint, &device)?;
+    let familiar = if args.familiar_from.is_empty() {
+        if meta.familiar_buckets.is_empty() {
+            bail!(
+                "{}: the checkpoint records no familiar tokens (it predates them); give its training logs with --familiar-from A.log ...",
+                args.checkpoint.display()
+            );
+        }
+        meta.familiar_buckets.clone()
+    } else {
+        let sets = args
+            .familiar_from
+            .iter()
+            .map(|p| {
+                let file = needle_trainer::read::read_log(p, args.format)?;
+                Ok(needle_trainer::bags::BagSet::from_file(&file, &meta.config))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        needle_trainer::experiment::familiar_buckets(&sets.iter().collect::<Vec<_>>())
+    };
     let bytes = needle_trainer::export::export(
         &meta.config,
         meta.threshold as f32,
         &model.float_weights(),
+        &familiar,
     )?;
     // Read it back through the runtime before writing: never ship a file it rejects.
     needle_runtime::Model::from_bytes(&bytes).context("the exported model does not load")?;

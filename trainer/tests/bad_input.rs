@@ -204,3 +204,43 @@ fn unwritable_output_directory_fails_before_training() {
     );
     assert_clean_failure(&o, "cannot create the output directory");
 }
+
+/// A checkpoint written before familiarity was recorded cannot be exported
+/// silently without it: the error names the fix, and the fix works.
+#[test]
+fn export_of_a_checkpoint_without_familiar_tokens_names_the_fix() {
+    let dir = scratch("old_checkpoint");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/bgl-default");
+    std::fs::copy(fixture.join("model.mpk"), dir.join("model.mpk")).unwrap();
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("checkpoint.json")).unwrap())
+            .unwrap();
+    meta.as_object_mut().unwrap().remove("familiar_buckets");
+    std::fs::write(dir.join("checkpoint.json"), meta.to_string()).unwrap();
+    let out = dir.join("model.needle");
+    let o = bin()
+        .args(["export", "--checkpoint"])
+        .arg(&dir)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_clean_failure(&o, "the checkpoint records no familiar tokens");
+    assert!(stderr(&o).contains("--familiar-from"));
+    assert!(!out.exists());
+    // Its training logs give back exactly the bundled model file.
+    let o = bin()
+        .args(["export", "--checkpoint"])
+        .arg(&dir)
+        .arg("--out")
+        .arg(&out)
+        .arg("--familiar-from")
+        .args(["bgl/BGL_2k.log", "bgl/BGL_4k.log", "bgl/BGL_6k.log"].map(data))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(fixture.with_extension("needle")).unwrap()
+    );
+}

@@ -31,6 +31,8 @@ pub struct Window<'a> {
     pub flagged: bool,
     /// Most attended first; line = `first_line + index`.
     pub top: &'a [TopLine],
+    /// Lines whose tokens are mostly unknown to the model.
+    pub unfamiliar_lines: u16,
 }
 
 impl Window<'_> {
@@ -240,6 +242,7 @@ mod tests {
             score,
             flagged,
             top,
+            unfamiliar_lines: 0,
         }
     }
 

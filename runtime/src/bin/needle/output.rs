@@ -44,6 +44,8 @@ pub struct Summary {
     pub flagged: u64,
     pub flushed: u64,
     pub alerts: u64,
+    /// Windows at least half of whose lines are unfamiliar.
+    pub unfamiliar: u64,
     pub threshold: f32,
     pub model_threshold: f32,
     pub window: usize,
@@ -132,6 +134,7 @@ impl<W: Write> Output<W> {
             "score": w.score,
             "anomalous": w.flagged,
             "flushed": flushed,
+            "unfamiliar_lines": w.unfamiliar_lines,
             "top": top,
         });
         self.row("bag", &data)
@@ -238,13 +241,14 @@ impl<W: Write> Output<W> {
             };
             writeln!(
                 self.out,
-                "{names}: {} lines in {} windows of up to {}; {} alert(s) from {} flagged window(s) at threshold {:.3}{}",
+                "{names}: {} lines in {} windows of up to {}; {} alert(s) from {} flagged window(s) at threshold {:.3}; {} unfamiliar window(s){}",
                 s.lines,
                 s.bags,
                 s.window,
                 s.alerts,
                 s.flagged,
                 s.threshold,
+                s.unfamiliar,
                 if s.interrupted { " (interrupted: scored what was read)" } else { "" }
             )?;
             return self.out.flush();
@@ -261,7 +265,7 @@ impl<W: Write> Output<W> {
             "anomalous_bags": s.flagged,
             "flushed_bags": s.flushed,
             "alerts": s.alerts,
-            "unfamiliar": Value::Null,
+            "unfamiliar": s.unfamiliar,
             "threshold": s.threshold,
             "model_threshold": s.model_threshold,
             "files": files,

@@ -24,6 +24,9 @@ use crate::times::{reference_year, FileTimes};
 
 /// Batches in flight between the reader thread and the scorer.
 const CHANNEL_BATCHES: usize = 8;
+/// Windows scored before the unfamiliar-input warning may fire: a few odd
+/// lines at the start of a log are not a foreign log.
+const UNFAMILIAR_MIN_WINDOWS: u64 = 8;
 
 type Stream<'m, 'a, 's> = LineStream<'m, 'a, 's, MAX_WINDOW, MAX_TOKENS>;
 
@@ -48,6 +51,8 @@ struct Run<'m, 'a, 'e, W: Write> {
     summary: Summary,
     names: Vec<String>,
     stop: Arc<AtomicBool>,
+    /// The unfamiliar-input warning was written.
+    warned_unfamiliar: bool,
 }
 
 fn is_stdin(path: &Path) -> bool {
@@ -117,6 +122,7 @@ pub fn score(args: &ScoreArgs) -> Result<ExitCode> {
             flagged: 0,
             flushed: 0,
             alerts: 0,
+            unfamiliar: 0,
             threshold: args.threshold.unwrap_or(model.threshold()),
             model_threshold: model.threshold(),
             window: usize::from(model.config().window),
@@ -127,6 +133,7 @@ pub fn score(args: &ScoreArgs) -> Result<ExitCode> {
         },
         names,
         stop,
+        warned_unfamiliar: false,
     };
 
     let result = score_files(
@@ -303,8 +310,11 @@ impl<W: Write> Run<'_, '_, '_, W> {
             score: bag.score.probability,
             flagged: bag.score.probability >= self.threshold,
             top: &bag.score.top,
+            unfamiliar_lines: bag.score.unfamiliar_lines,
         };
         self.summary.bags += 1;
+        self.summary.unfamiliar += u64::from(bag.score.is_unfamiliar());
+        self.warn_if_unfamiliar();
         self.summary.flagged += u64::from(w.flagged);
         self.summary.flushed += u64::from(flushed);
         if let Some(closed) = self.alerts.window(f.index, &w, &f.kept, Instant::now()) {
@@ -312,6 +322,21 @@ impl<W: Write> Run<'_, '_, '_, W> {
         }
         self.out.window(f.index, &w, flushed, &f.kept)?;
         Ok(())
+    }
+
+    /// Warns once on stderr when, after [`UNFAMILIAR_MIN_WINDOWS`] windows, a
+    /// quarter or more of them were unfamiliar; alarms are not suppressed.
+    fn warn_if_unfamiliar(&mut self) {
+        let s = &self.summary;
+        if !self.warned_unfamiliar && s.bags >= UNFAMILIAR_MIN_WINDOWS && 4 * s.unfamiliar >= s.bags
+        {
+            self.warned_unfamiliar = true;
+            eprintln!(
+                "warning: {} of the first {} windows look unlike the logs this model was trained on \
+                 (most of their lines' tokens never occurred in training); scores on them say little",
+                s.unfamiliar, s.bags
+            );
+        }
     }
 
     /// Scores the alert's peak window without its key line and writes it.
