@@ -198,7 +198,7 @@ impl ModelConfig {
         check("window", self.window.into(), Self::MAX_WINDOW.into())?;
         check("stride", self.stride.into(), Self::MAX_WINDOW.into())?;
         check("top_k", self.top_k.into(), self.window.into())?;
-        if self.hidden_dim % self.encoder_heads != 0 {
+        if !self.hidden_dim.is_multiple_of(self.encoder_heads) {
             return Err(ConfigError::HeadsDoNotDivideHidden {
                 hidden_dim: self.hidden_dim,
                 encoder_heads: self.encoder_heads,

@@ -35,6 +35,8 @@
 #![deny(unsafe_code)]
 
 mod error;
+#[cfg(feature = "std")]
+pub mod host;
 mod kernels;
 #[cfg(feature = "std")]
 pub mod line_reader;

@@ -82,7 +82,7 @@ impl<'m, 'a, 's, const W: usize, const T: usize> LineStream<'m, 'a, 's, W, T> {
         self.counts[slot] = n as u16;
         self.seen += 1;
         let w = self.window as u64;
-        if self.seen >= w && (self.seen - w) % self.stride as u64 == 0 {
+        if self.seen >= w && (self.seen - w).is_multiple_of(self.stride as u64) {
             return Some(self.score(self.seen - w, self.seen));
         }
         None

@@ -13,7 +13,7 @@ use std::thread;
 
 use needle_runtime::line_reader::read_line_bounded;
 
-use crate::lines::KEPT_BYTES;
+use needle_runtime::host::lines::KEPT_BYTES;
 
 /// Lines per batch at most.
 const BATCH_LINES: usize = 256;

@@ -6,15 +6,12 @@
 //! The output (JSON Lines, or `--pretty` text) is specified in
 //! docs/output.md and docs/output.schema.json.
 
-mod alerts;
 mod cli;
 mod input;
 mod inspect;
-mod lines;
 mod output;
 mod sanitize;
 mod score;
-mod times;
 
 use std::process::ExitCode;
 

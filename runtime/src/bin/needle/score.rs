@@ -14,13 +14,13 @@ use anyhow::{anyhow, bail, Context, Result};
 use jiff::tz::TimeZone;
 use needle_runtime::{BagResult, BagScorer, LineStream, Model, MAX_TOKENS, MAX_WINDOW};
 
-use crate::alerts::{Alert, Alerts, Window};
 use crate::cli::ScoreArgs;
 use crate::input::{spawn_reader, watch_signals, Event, Source};
 use crate::inspect::load;
-use crate::lines::{Kept, KEPT_BYTES};
 use crate::output::{Evidence, FileSummary, Output, Show, Summary};
-use crate::times::{reference_year, FileTimes};
+use needle_runtime::host::alerts::{Alert, Alerts, Window};
+use needle_runtime::host::lines::{Kept, KEPT_BYTES};
+use needle_runtime::host::times::{reference_year, FileTimes};
 
 /// Batches in flight between the reader thread and the scorer.
 const CHANNEL_BATCHES: usize = 8;

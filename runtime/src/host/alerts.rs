@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use needle_runtime::TopLine;
+use crate::TopLine;
 use needle_timestamps::EpochMillis;
 
-use crate::lines::{shown_text, Kept};
+use crate::host::lines::{shown_text, Kept};
 
 /// A top line is blamed only when its attention weight is at least this
 /// share of an even split over the window's lines: `weight >= 0.25 / n`
@@ -25,9 +25,13 @@ pub fn is_blamed(weight: f32, lines: u64) -> bool {
 /// A scored window as alerts see it.
 #[derive(Debug, Clone, Copy)]
 pub struct Window<'a> {
+    /// Its first line's number in its file (1-based).
     pub first_line: u64,
+    /// Its last line's number.
     pub last_line: u64,
+    /// The model's probability.
     pub score: f32,
+    /// `score >= threshold`.
     pub flagged: bool,
     /// Most attended first; line = `first_line + index`.
     pub top: &'a [TopLine],
@@ -50,6 +54,7 @@ pub struct Blamed {
     pub text: String,
     /// Invalid UTF-8 was replaced in `text`.
     pub lossy: bool,
+    /// Its timestamp, when its file has them.
     pub time: Option<EpochMillis>,
 }
 
@@ -58,15 +63,21 @@ pub struct Blamed {
 pub struct Alert {
     /// Index of the input file.
     pub file: usize,
+    /// First line of its first window.
     pub first_line: u64,
+    /// Last line of its last window.
     pub last_line: u64,
+    /// Time of its first line, when the file has timestamps.
     pub first_time: Option<EpochMillis>,
+    /// Time of its last line.
     pub last_time: Option<EpochMillis>,
     /// Flagged windows merged.
     pub windows: u32,
     /// The peak (highest-scoring, earliest of equals) window.
     pub score: f32,
+    /// First line of the peak window.
     pub peak_first: u64,
+    /// Last line of the peak window.
     pub peak_last: u64,
     /// The peak window's most attended line: the one evidence takes out.
     pub key_line: Option<u64>,
@@ -146,6 +157,7 @@ pub struct Alerts {
 }
 
 impl Alerts {
+    /// No alert open.
     pub fn new() -> Self {
         Self::default()
     }

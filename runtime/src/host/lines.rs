@@ -15,8 +15,11 @@ pub const SHOWN_BYTES: usize = 4 * 1024;
 /// and time (filled forward from the previous line when it carries none).
 #[derive(Debug, Clone, Default)]
 pub struct KeptLine {
+    /// Its number in its file (1-based).
     pub line: u64,
+    /// Its bytes, at most [`KEPT_BYTES`].
     pub text: Vec<u8>,
+    /// Its time, or the previous line's.
     pub time: Option<EpochMillis>,
 }
 
@@ -29,6 +32,7 @@ pub struct Kept {
 }
 
 impl Kept {
+    /// Keeps the last `capacity` lines.
     pub fn new(capacity: usize) -> Self {
         Self {
             lines: VecDeque::with_capacity(capacity + 1),
