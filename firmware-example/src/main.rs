@@ -120,6 +120,28 @@ fn log_bag(bag: &BagResult, ticks: u32) {
     }
 }
 
+/// Evidence for a flagged bag: its score again without its most attended
+/// line (one more forward pass; its ticks are logged apart from the bag's).
+fn explain<const W: usize, const T: usize>(stream: &mut LineStream<'_, '_, '_, W, T>, bag: &BagResult) {
+    let Some(top) = bag.score.top.first().filter(|_| bag.score.anomalous) else {
+        return;
+    };
+    let t0 = Ticks::now();
+    let without = stream.without_line(usize::from(top.index));
+    let ticks = Ticks::since(t0);
+    match without {
+        Ok(s) => defmt::info!(
+            "evidence {=u64} without {=u64} score {=f32} bits {=u32:08x} ticks {=u32}",
+            bag.first_line,
+            bag.first_line + u64::from(top.index),
+            s.probability,
+            s.probability.to_bits(),
+            ticks
+        ),
+        Err(e) => defmt::error!("evidence: {}", e),
+    }
+}
+
 fn run() -> debug::ExitStatus {
     let model = match Model::from_bytes(MODEL) {
         Ok(m) => m,
@@ -168,6 +190,7 @@ fn run() -> debug::ExitStatus {
             total_ticks = total_ticks.wrapping_add(ticks);
             if let Some(bag) = bag {
                 log_bag(&bag, ticks);
+                explain(&mut stream, &bag);
                 bags += 1;
             }
         }
@@ -177,6 +200,7 @@ fn run() -> debug::ExitStatus {
         total_ticks = total_ticks.wrapping_add(ticks);
         if let Some(bag) = tail {
             log_bag(&bag, ticks);
+            explain(&mut stream, &bag);
             bags += 1;
         }
     }

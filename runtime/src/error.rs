@@ -179,6 +179,10 @@ pub enum EvidenceError {
         /// The model's window.
         window: usize,
     },
+    /// [`crate::LineStream::without_line`] was asked for evidence with no
+    /// bag to explain: only the bag just returned by `push` or `finish` can
+    /// be scored again (the next line overwrites its oldest line).
+    NoBag,
 }
 
 impl core::fmt::Display for EvidenceError {
@@ -191,6 +195,10 @@ impl core::fmt::Display for EvidenceError {
             Self::OutOfRange { line, window } => write!(
                 f,
                 "position {line} is outside the model's window of {window} lines"
+            ),
+            Self::NoBag => write!(
+                f,
+                "no bag to explain: evidence is taken right after push or finish returns a bag"
             ),
         }
     }

@@ -5,7 +5,7 @@
 
 use needle_model_def::Featurizer;
 
-use crate::error::SetupError;
+use crate::error::{EvidenceError, SetupError};
 use crate::scorer::{BagScore, BagScorer};
 
 /// A scored bag from the stream.
@@ -31,6 +31,9 @@ pub struct LineStream<'m, 'a, 's, const W: usize, const T: usize> {
     stride: usize,
     seen: u64,
     covered: u64,
+    /// Lines `[start, end)` of the bag just returned, while they are all
+    /// still held (until the next push).
+    last: Option<(u64, u64)>,
 }
 
 impl<'m, 'a, 's, const W: usize, const T: usize> LineStream<'m, 'a, 's, W, T> {
@@ -66,6 +69,7 @@ impl<'m, 'a, 's, const W: usize, const T: usize> LineStream<'m, 'a, 's, W, T> {
             stride: usize::from(c.stride).max(1),
             seen: 0,
             covered: 0,
+            last: None,
         })
     }
 
@@ -77,6 +81,7 @@ impl<'m, 'a, 's, const W: usize, const T: usize> LineStream<'m, 'a, 's, W, T> {
     /// Adds one raw line (any bytes; only the first tokens are read). Returns
     /// a bag when this line completes one.
     pub fn push(&mut self, line: &[u8]) -> Option<BagResult> {
+        self.last = None;
         let slot = (self.seen % self.window as u64) as usize;
         let n = self.featurizer.featurize(line, &mut self.tokens[slot]);
         self.counts[slot] = n as u16;
@@ -98,25 +103,51 @@ impl<'m, 'a, 's, const W: usize, const T: usize> LineStream<'m, 'a, 's, W, T> {
         Some(self.score(start, self.seen))
     }
 
+    /// Evidence for the bag just returned by [`Self::push`] or
+    /// [`Self::finish`]: its score with line `line` (0-based position in the
+    /// bag, usually its top line) taken out, as
+    /// [`BagScorer::score_without`] does. One more forward pass, no
+    /// allocation; the stream's state is unchanged.
+    ///
+    /// # Errors
+    /// [`EvidenceError::NoBag`] when no bag was just returned (a later push
+    /// has overwritten its oldest line), or the position errors of
+    /// [`BagScorer::score_without`].
+    pub fn without_line(&mut self, line: usize) -> Result<BagScore, EvidenceError> {
+        let (start, end) = self.last.ok_or(EvidenceError::NoBag)?;
+        let lines = held_lines(&self.tokens, &self.counts, self.window, start..end);
+        self.scorer.score_tokens_without(lines, line)
+    }
+
     /// The scorer, e.g. to read the last bag's attention.
     pub fn scorer(&self) -> &BagScorer<'m, 'a, 's> {
         &self.scorer
     }
 
     fn score(&mut self, start: u64, end: u64) -> BagResult {
-        let w = self.window as u64;
-        let tokens = &self.tokens;
-        let counts = &self.counts;
-        let lines = (start..end).map(|p| {
-            let slot = (p % w) as usize;
-            &tokens[slot][..usize::from(counts[slot])]
-        });
+        let lines = held_lines(&self.tokens, &self.counts, self.window, start..end);
         let score = self.scorer.score_tokens(lines, None);
         self.covered = end;
+        self.last = Some((start, end));
         BagResult {
             first_line: start + 1,
             last_line: end,
             score,
         }
     }
+}
+
+/// The token buckets of lines `range` (0-based stream positions) from the
+/// ring (slot = position mod the model's `window`), oldest first. A free function so the caller can
+/// borrow the ring and its scorer (another field) at once.
+fn held_lines<'t, const W: usize, const T: usize>(
+    tokens: &'t [[u16; T]; W],
+    counts: &'t [u16; W],
+    window: usize,
+    range: core::ops::Range<u64>,
+) -> impl Iterator<Item = &'t [u16]> {
+    range.map(move |p| {
+        let slot = (p % window as u64) as usize;
+        &tokens[slot][..usize::from(counts[slot])]
+    })
 }

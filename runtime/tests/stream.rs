@@ -123,3 +123,43 @@ fn scratch_and_stream_capacity_are_checked() {
     let scorer = BagScorer::new(&model, &mut scratch).unwrap();
     assert!(LineStream::<16, 40>::new(scorer).is_err());
 }
+
+/// Evidence on the device: the bag a push just returned can be scored again
+/// without a line, exactly as the one-shot `score_without`; once the next
+/// line is pushed, that bag is gone and asking is a typed error.
+#[test]
+fn evidence_for_the_bag_just_returned_matches_one_shot() {
+    let bytes = fixture();
+    let model = Model::from_bytes(&bytes).unwrap();
+    let all = bgl_lines();
+    let mut scratch = vec![0f32; model.scratch_len()];
+    let scorer = BagScorer::new(&model, &mut scratch).unwrap();
+    // A stream wider than the model's window keeps slots by the model's window.
+    let mut stream = LineStream::<48, 40>::new(scorer).unwrap();
+    let mut scratch2 = vec![0f32; model.scratch_len()];
+    let mut one_shot = BagScorer::new(&model, &mut scratch2).unwrap();
+    assert_eq!(
+        stream.without_line(0),
+        Err(needle_runtime::EvidenceError::NoBag)
+    );
+    let mut checked = 0;
+    for line in &all[..300] {
+        let Some(bag) = stream.push(line) else {
+            assert_eq!(
+                stream.without_line(0),
+                Err(needle_runtime::EvidenceError::NoBag)
+            );
+            continue;
+        };
+        let key = usize::from(bag.score.top[0].index);
+        let lines = &all[(bag.first_line - 1) as usize..bag.last_line as usize];
+        let expected = one_shot.score_without(lines, key).unwrap();
+        assert_eq!(stream.without_line(key).unwrap(), expected);
+        assert!(matches!(
+            stream.without_line(40),
+            Err(needle_runtime::EvidenceError::OutOfRange { .. })
+        ));
+        checked += 1;
+    }
+    assert!(checked > 10);
+}
