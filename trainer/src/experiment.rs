@@ -904,5 +904,17 @@ pub fn run_loaded<B: AutodiffBackend>(
     let report_path = request.out.join("report.json");
     let json = serde_json::to_string_pretty(&report).map_err(|e| write_err(&report_path, e))?;
     fs::write(&report_path, json + "\n").map_err(|e| write_err(&report_path, e))?;
+    // The same figures as a page: the test windows' PR curve and metrics.
+    let test_labels: Option<Vec<bool>> = has_line_labels(&splits.test)
+        .then(|| splits.test.bags.iter().map(|b| b.is_positive()).collect());
+    let html_path = request.out.join("report.html");
+    crate::report_html::write(
+        &html_path,
+        &report,
+        &test_probs,
+        test_labels.as_deref(),
+        threshold,
+    )
+    .map_err(|e| write_err(&html_path, e))?;
     Ok(report)
 }

@@ -11,5 +11,6 @@ pub mod export;
 pub mod incidents;
 pub mod metrics;
 pub mod read;
+pub mod report_html;
 pub mod runtime_eval;
 pub mod train;

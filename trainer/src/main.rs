@@ -457,7 +457,10 @@ fn print_summary(r: &Report, out: &Path) {
     for w in &d.warnings {
         println!("  warning: {w}");
     }
-    println!("  wrote {}/report.json and the checkpoint", out.display());
+    println!(
+        "  wrote {}/report.json, report.html, test_predictions.jsonl, validation.jsonl and the checkpoint",
+        out.display()
+    );
 }
 
 fn export(args: &ExportArgs) -> Result<()> {

@@ -3,5 +3,6 @@
 //! per-file timestamps, and the merging of flagged windows into alerts.
 
 pub mod alerts;
+pub mod html;
 pub mod lines;
 pub mod times;

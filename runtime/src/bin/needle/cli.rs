@@ -28,6 +28,13 @@ pub enum Command {
     /// overlap or touch, then one `summary` row. Exit status: 1 when any
     /// alert was raised, 0 when none, 2 on error.
     Score(ScoreArgs),
+    /// Score log files and write one self-contained HTML page: the window
+    /// scores over time with the threshold, the alerts with their blamed
+    /// lines in context and their evidence, familiarity and the summary.
+    ///
+    /// The page needs no network to be viewed. Exit status: 0 when the page
+    /// was written (alerts or not), 2 on error.
+    Report(ReportArgs),
     /// Print a model's configuration, size and the memory one bag needs.
     Inspect {
         /// Model file.
@@ -75,6 +82,29 @@ pub struct ScoreArgs {
     /// Timestamp format of the logs instead of detecting it: iso8601,
     /// rfc5424, rfc3164, common-log, epoch-s, epoch-ms, hdfs, or a strftime
     /// layout such as '%d.%m.%Y %H:%M:%S'.
+    #[arg(long, value_parser = parse_timestamp_format, value_name = "FORMAT")]
+    pub timestamp_format: Option<TimestampFormat>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Model file from `needle-train export`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Log files, read in the order given (rotated logs: oldest first). `-`
+    /// or nothing reads stdin.
+    pub files: Vec<PathBuf>,
+    /// The HTML page to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Flag windows scoring at least this (0 to 1); default: the model
+    /// file's threshold.
+    #[arg(long, value_parser = parse_threshold, value_name = "P")]
+    pub threshold: Option<f32>,
+    /// Zone of timestamps written without one (default UTC).
+    #[arg(long, value_parser = parse_timezone, value_name = "ZONE")]
+    pub timezone: Option<TimeZone>,
+    /// Timestamp format of the logs instead of detecting it (as for `score`).
     #[arg(long, value_parser = parse_timestamp_format, value_name = "FORMAT")]
     pub timestamp_format: Option<TimestampFormat>,
 }

@@ -10,6 +10,7 @@ mod cli;
 mod input;
 mod inspect;
 mod output;
+mod report;
 mod sanitize;
 mod score;
 
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Score(args) => score::score(args),
+        Command::Report(args) => report::report(args),
         Command::Inspect { model, json } => {
             inspect::inspect(model, *json).map(|()| ExitCode::SUCCESS)
         }

@@ -41,13 +41,13 @@ struct FileRun<'m, 'a, 's> {
 }
 
 /// Everything that lives across files.
-struct Run<'m, 'a, 'e, W: Write> {
+struct Run<'m, 'a, 'e, S: Sink> {
     /// Scores flagged peak windows again without their key line.
     evidence: BagScorer<'m, 'a, 'e>,
     threshold: f32,
     flush_after: Option<Duration>,
     alerts: Alerts,
-    out: Output<W>,
+    out: S,
     summary: Summary,
     names: Vec<String>,
     stop: Arc<AtomicBool>,
@@ -59,63 +59,147 @@ fn is_stdin(path: &Path) -> bool {
     path == Path::new("-")
 }
 
+/// Where a run's windows, alerts and summary go: the JSON Lines / `--pretty`
+/// [`Output`] of `needle score`, or the page `needle report` collects.
+pub trait Sink {
+    /// Every line read, before it is scored (`number` counts from 1 per file).
+    fn line(&mut self, _file: usize, _number: u64, _text: &[u8]) {}
+    /// A scored window.
+    fn window(&mut self, file: usize, w: &Window<'_>, flushed: bool, kept: &Kept)
+        -> io::Result<()>;
+    /// An alert, once closed, with its evidence.
+    fn alert(&mut self, a: &Alert, evidence: Option<Evidence>) -> io::Result<()>;
+    /// The final accounting.
+    fn summary(&mut self, s: &Summary) -> io::Result<()>;
+}
+
+impl<W: Write> Sink for Output<W> {
+    fn window(
+        &mut self,
+        file: usize,
+        w: &Window<'_>,
+        flushed: bool,
+        kept: &Kept,
+    ) -> io::Result<()> {
+        Output::window(self, file, w, flushed, kept)
+    }
+    fn alert(&mut self, a: &Alert, evidence: Option<Evidence>) -> io::Result<()> {
+        Output::alert(self, a, evidence)
+    }
+    fn summary(&mut self, s: &Summary) -> io::Result<()> {
+        Output::summary(self, s)
+    }
+}
+
+/// How a run scores, shared by `needle score` and `needle report`.
+pub struct Options<'a> {
+    pub threshold: Option<f32>,
+    pub flush_after: Option<Duration>,
+    pub timestamp_format: Option<&'a needle_timestamps::TimestampFormat>,
+    pub timezone: &'a TimeZone,
+}
+
+/// The end of a run.
+pub struct Finished<S> {
+    /// Scoring (or writing to the sink) failed.
+    pub result: Result<()>,
+    pub summary: Summary,
+    /// Any alert was raised (one still open when the sink failed counts).
+    pub raised: bool,
+    pub sink: S,
+}
+
+/// The inputs as given (`-` or none: stdin) and their names.
+pub fn inputs(files: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
+    let inputs: Vec<PathBuf> = if files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        files.to_vec()
+    };
+    let names = inputs.iter().map(|p| p.display().to_string()).collect();
+    (inputs, names)
+}
+
 pub fn score(args: &ScoreArgs) -> Result<ExitCode> {
     let bytes = load(&args.model)?;
     let model =
         Model::from_bytes(&bytes).with_context(|| format!("loading {}", args.model.display()))?;
     let timezone = args.timezone.clone().unwrap_or(TimeZone::UTC);
-
-    let inputs: Vec<PathBuf> = if args.files.is_empty() {
-        vec![PathBuf::from("-")]
-    } else {
-        args.files.clone()
-    };
-    if inputs.iter().filter(|p| is_stdin(p)).count() > 1 {
-        bail!("stdin (-) can be read only once");
-    }
-    // Every file is opened before anything is scored: a missing one is an
-    // error (exit 2) with no partial output.
-    let mut sources = Vec::with_capacity(inputs.len());
-    let mut years = Vec::with_capacity(inputs.len());
-    for path in &inputs {
-        if is_stdin(path) {
-            sources.push(Source::Stdin);
-            years.push(reference_year(None, &timezone));
-        } else {
-            let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-            let modified = file.metadata().and_then(|m| m.modified()).ok();
-            years.push(reference_year(modified, &timezone));
-            sources.push(Source::File(file));
-        }
-    }
-    let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
-
+    let (inputs, names) = inputs(&args.files);
     let show = Show {
         windows: args.windows,
         alerts: !args.summary_only,
         summary: !args.alerts_only,
     };
     let stdout = io::stdout();
-    let out = Output::new(
-        io::LineWriter::new(stdout.lock()),
-        args.pretty,
-        show,
-        names.clone(),
-    );
+    let out = Output::new(io::LineWriter::new(stdout.lock()), args.pretty, show, names);
+    let options = Options {
+        threshold: args.threshold,
+        flush_after: args.flush_after,
+        timestamp_format: args.timestamp_format.as_ref(),
+        timezone: &timezone,
+    };
+    let done = run(&model, &inputs, &options, out)?;
+    let status = u8::from(done.raised);
+    match done.result {
+        Ok(()) => {
+            if done.summary.long_lines > 0 {
+                eprintln!(
+                    "needle: {} line(s) longer than {KEPT_BYTES} bytes were read in part",
+                    done.summary.long_lines
+                );
+            }
+            Ok(ExitCode::from(status))
+        }
+        // A closed pipe (`needle score ... | head`) is not an error.
+        Err(e) if is_broken_pipe(&e) => Ok(ExitCode::from(status)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Scores `inputs` in order into `sink`, then writes the summary to it. An
+/// input that cannot be opened is an error before anything is scored.
+pub fn run<S: Sink>(
+    model: &Model<'_>,
+    inputs: &[PathBuf],
+    options: &Options<'_>,
+    sink: S,
+) -> Result<Finished<S>> {
+    if inputs.iter().filter(|p| is_stdin(p)).count() > 1 {
+        bail!("stdin (-) can be read only once");
+    }
+    let timezone = options.timezone;
+    // Every file is opened before anything is scored: a missing one is an
+    // error (exit 2) with no partial output.
+    let mut sources = Vec::with_capacity(inputs.len());
+    let mut years = Vec::with_capacity(inputs.len());
+    for path in inputs {
+        if is_stdin(path) {
+            sources.push(Source::Stdin);
+            years.push(reference_year(None, timezone));
+        } else {
+            let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            let modified = file.metadata().and_then(|m| m.modified()).ok();
+            years.push(reference_year(modified, timezone));
+            sources.push(Source::File(file));
+        }
+    }
+    let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
 
     let (tx, rx) = sync_channel(CHANNEL_BATCHES);
     let stop = Arc::new(AtomicBool::new(false));
     watch_signals(tx.clone(), Arc::clone(&stop)).context("installing signal handlers")?;
     spawn_reader(sources, tx);
 
+    let threshold = options.threshold.unwrap_or(model.threshold());
     let mut scratch = vec![0f32; model.scratch_len()];
     let mut evidence_scratch = vec![0f32; model.scratch_len()];
     let mut run = Run {
-        evidence: BagScorer::new(&model, &mut evidence_scratch)?,
-        threshold: args.threshold.unwrap_or(model.threshold()),
-        flush_after: args.flush_after,
+        evidence: BagScorer::new(model, &mut evidence_scratch)?,
+        threshold,
+        flush_after: options.flush_after,
         alerts: Alerts::new(),
-        out,
+        out: sink,
         summary: Summary {
             lines: 0,
             bags: 0,
@@ -123,7 +207,7 @@ pub fn score(args: &ScoreArgs) -> Result<ExitCode> {
             flushed: 0,
             alerts: 0,
             unfamiliar: 0,
-            threshold: args.threshold.unwrap_or(model.threshold()),
+            threshold,
             model_threshold: model.threshold(),
             window: usize::from(model.config().window),
             files: Vec::new(),
@@ -138,31 +222,22 @@ pub fn score(args: &ScoreArgs) -> Result<ExitCode> {
 
     let result = score_files(
         &mut run,
-        &model,
+        model,
         &mut scratch,
         &rx,
-        args.timestamp_format.as_ref(),
-        &timezone,
+        options.timestamp_format,
+        timezone,
         &years,
     )
     .and_then(|()| run.out.summary(&run.summary).map_err(anyhow::Error::from));
     // An alert still open when stdout closed was raised too.
     let raised = run.summary.alerts > 0 || run.alerts.open().is_some();
-    let status = u8::from(raised);
-    match result {
-        Ok(()) => {
-            if run.summary.long_lines > 0 {
-                eprintln!(
-                    "needle: {} line(s) longer than {KEPT_BYTES} bytes were read in part",
-                    run.summary.long_lines
-                );
-            }
-            Ok(ExitCode::from(status))
-        }
-        // A closed pipe (`needle score ... | head`) is not an error.
-        Err(e) if is_broken_pipe(&e) => Ok(ExitCode::from(status)),
-        Err(e) => Err(e),
-    }
+    Ok(Finished {
+        result,
+        summary: run.summary,
+        raised,
+        sink: run.out,
+    })
 }
 
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -172,8 +247,8 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn score_files<W: Write>(
-    run: &mut Run<'_, '_, '_, W>,
+fn score_files<S: Sink>(
+    run: &mut Run<'_, '_, '_, S>,
     model: &Model<'_>,
     scratch: &mut [f32],
     rx: &Receiver<Event>,
@@ -199,7 +274,7 @@ fn score_files<W: Write>(
     Ok(())
 }
 
-impl<W: Write> Run<'_, '_, '_, W> {
+impl<S: Sink> Run<'_, '_, '_, S> {
     /// Scores one file to its end; `false` when a signal stopped the run.
     fn file(&mut self, f: &mut FileRun<'_, '_, '_>, rx: &Receiver<Event>) -> Result<bool> {
         loop {
@@ -287,6 +362,7 @@ impl<W: Write> Run<'_, '_, '_, W> {
         if std::str::from_utf8(line).is_err() {
             self.summary.non_utf8_lines += 1;
         }
+        self.out.line(f.index, number, line);
         let time = f.times.read(line);
         f.kept.push(number, line, time);
         match f.stream.push(line) {
