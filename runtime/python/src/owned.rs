@@ -1,0 +1,133 @@
+//! Owning the memory the runtime borrows.
+//!
+//! The runtime is `no_std` and allocation-free: a [`Model`] borrows its file
+//! bytes, a [`BagScorer`] borrows the model and a scratch buffer, and a
+//! [`LineStream`] owns a scorer. A Python object must own everything it
+//! uses, so these types keep the borrowed memory on the heap at a fixed
+//! address (raw pointers, never a `Box` that moving would re-assert unique)
+//! and hand out `'static` borrows that the owner guarantees by field order:
+//! every struct here declares its borrowers before the memory they borrow,
+//! and Rust drops fields in declaration order.
+
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use needle_runtime::{BagScorer, LineStream, LoadError, Model, SetupError, MAX_TOKENS, MAX_WINDOW};
+
+/// A heap slice at a fixed address, freed on drop.
+pub struct RawBuf<T> {
+    ptr: NonNull<[T]>,
+}
+
+// SAFETY: a RawBuf is a uniquely owned heap slice, like a Box<[T]>.
+unsafe impl<T: Send> Send for RawBuf<T> {}
+// SAFETY: as above; it offers no access of its own through `&self`.
+unsafe impl<T: Sync> Sync for RawBuf<T> {}
+
+impl<T> RawBuf<T> {
+    pub fn new(values: Box<[T]>) -> Self {
+        Self {
+            ptr: NonNull::from(Box::leak(values)),
+        }
+    }
+
+    /// A shared borrow for as long as the caller keeps `self` alive.
+    ///
+    /// # Safety
+    /// The borrow must not outlive `self`, and no `&mut` may exist with it.
+    pub unsafe fn borrow_static(&self) -> &'static [T] {
+        // SAFETY: upheld by the caller.
+        unsafe { &*self.ptr.as_ptr() }
+    }
+
+    /// The one mutable borrow of the buffer.
+    ///
+    /// # Safety
+    /// Called at most once per buffer; the borrow must not outlive `self`.
+    pub unsafe fn borrow_static_mut(&self) -> &'static mut [T] {
+        // SAFETY: upheld by the caller.
+        unsafe { &mut *self.ptr.as_ptr() }
+    }
+}
+
+impl<T> Drop for RawBuf<T> {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `Box::leak` and is freed only here.
+        drop(unsafe { Box::from_raw(self.ptr.as_ptr()) });
+    }
+}
+
+/// A validated model and the file bytes it borrows.
+pub struct Loaded {
+    /// Borrows `bytes`: declared first, so dropped first.
+    model: Model<'static>,
+    bytes: RawBuf<u8>,
+    len: usize,
+}
+
+impl Loaded {
+    /// Validates `bytes` as a needle model file.
+    pub fn new(bytes: Vec<u8>) -> Result<Self, LoadError> {
+        let len = bytes.len();
+        let bytes = RawBuf::new(bytes.into_boxed_slice());
+        // SAFETY: `model` is dropped before `bytes` (field order) and the
+        // bytes are never written.
+        let slice = unsafe { bytes.borrow_static() };
+        let model = Model::from_bytes(slice)?;
+        Ok(Self { model, bytes, len })
+    }
+
+    pub fn model(&self) -> &Model<'static> {
+        &self.model
+    }
+
+    /// Size of the model file in bytes.
+    pub fn len(&self) -> usize {
+        let _ = &self.bytes;
+        self.len
+    }
+}
+
+/// The runtime's streaming window at its largest capacity, as the CLI uses.
+pub type Stream = LineStream<'static, 'static, 'static, MAX_WINDOW, MAX_TOKENS>;
+
+/// A line stream and an evidence scorer over one shared model, with their
+/// scratch memory.
+pub struct Scorers {
+    /// Borrows `model` and `scratch`.
+    pub stream: Box<Stream>,
+    /// Borrows `model` and `evidence_scratch`.
+    pub evidence: BagScorer<'static, 'static, 'static>,
+    _scratch: RawBuf<f32>,
+    _evidence_scratch: RawBuf<f32>,
+    /// Keeps the model (and its bytes) alive; dropped last.
+    _model: Arc<Loaded>,
+}
+
+impl Scorers {
+    pub fn new(loaded: Arc<Loaded>) -> Result<Self, SetupError> {
+        let len = loaded.model().scratch_len();
+        let scratch = RawBuf::new(vec![0f32; len].into_boxed_slice());
+        let evidence_scratch = RawBuf::new(vec![0f32; len].into_boxed_slice());
+        // SAFETY: the Arc's contents never move and live until `_model`
+        // drops, after both borrowers (field order).
+        let model: &'static Model<'static> = unsafe { &*std::ptr::from_ref(loaded.model()) };
+        // SAFETY: each scratch buffer is borrowed mutably once, by one
+        // scorer, which is dropped before the buffer (field order).
+        let (s, e) = unsafe {
+            (
+                scratch.borrow_static_mut(),
+                evidence_scratch.borrow_static_mut(),
+            )
+        };
+        let stream = Box::new(LineStream::new(BagScorer::new(model, s)?)?);
+        let evidence = BagScorer::new(model, e)?;
+        Ok(Self {
+            stream,
+            evidence,
+            _scratch: scratch,
+            _evidence_scratch: evidence_scratch,
+            _model: loaded,
+        })
+    }
+}
