@@ -157,8 +157,9 @@ fn run() -> debug::ExitStatus {
         model.threshold(),
         model.scratch_len()
     );
-    // Calibrates the tick: `asm::delay(n)` runs a two-instruction loop n/2
-    // times, so under -icount this should read n/40 ticks.
+    // Calibrates the tick: cortex-m 0.7.10's `asm::delay(n)` runs its
+    // two-instruction loop n + 1 times, so under -icount (one instruction
+    // per ns, SysTick at 25 MHz: 40 instructions a tick) this reads n/20.
     let t0 = Ticks::now();
     cortex_m::asm::delay(4_000_000);
     defmt::info!(
