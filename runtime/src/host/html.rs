@@ -16,6 +16,8 @@
 
 use std::fmt::Write;
 
+use super::sanitize::neutralised;
+
 /// The CSS both pages share.
 pub const CSS: &str = r#"
 :root { --fg:#1d2330; --muted:#5f6b7a; --line:#d5dae1; --bg:#fff; --alert:#c0392b;
@@ -76,29 +78,15 @@ pub fn push_text(out: &mut String, s: &str) {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            c if hidden(c) && (c as u32) < 0x80 => {
+            c if neutralised(c) && (c as u32) < 0x80 => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }
-            c if hidden(c) => {
+            c if neutralised(c) => {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
             c => out.push(c),
         }
     }
-}
-
-/// Characters shown as escapes: controls (TAB and newline included, a
-/// shown line is one line), and the Unicode format characters that reorder
-/// or hide text.
-fn hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{200b}'..='\u{200f}'
-                | '\u{2028}'..='\u{202e}'
-                | '\u{2060}'..='\u{2069}'
-                | '\u{feff}'
-        )
 }
 
 /// A value for a CSP nonce, different on every call (not cryptographic:

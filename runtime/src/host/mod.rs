@@ -5,4 +5,5 @@
 pub mod alerts;
 pub mod html;
 pub mod lines;
+pub mod sanitize;
 pub mod times;

@@ -11,7 +11,6 @@ mod input;
 mod inspect;
 mod output;
 mod report;
-mod sanitize;
 mod score;
 
 use std::process::ExitCode;
@@ -36,7 +35,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if score::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("needle: {}", sanitize::for_terminal(&format!("{e:#}")));
+            eprintln!(
+                "needle: {}",
+                needle_runtime::host::sanitize::for_terminal(&format!("{e:#}"))
+            );
             ExitCode::from(EXIT_ERROR)
         }
     }

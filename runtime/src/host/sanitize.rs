@@ -4,13 +4,14 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
-/// Whether `c` is shown as an escape instead of being written: every C0
+/// Whether `c` is shown as an escape instead of being written (on a
+/// terminal and in HTML pages): every C0
 /// control (including ESC, BEL, CR, TAB), DEL, every C1 control (U+0080 to
 /// U+009F, which some terminals act on as CSI, OSC...), and the Unicode
 /// format characters that reorder or hide text (bidirectional embeddings,
 /// overrides and isolates, zero-width characters, line and paragraph
 /// separators, BOM).
-fn neutralised(c: char) -> bool {
+pub fn neutralised(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
