@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the needle C API (runtime/capi: libneedle.a, libneedle.so,
 # include/needle.h) and proves it from C:
-#  1. host: the crate's Rust tests (header up to date, results equal to the
+#  1. host: include/needle.h against cbindgen (runtime/capi/header-check), the
+#     crate's Rust tests (results equal to the
 #     runtime's bit for bit, hostile arguments);
 #  2. host: tests/hostile.c against libneedle.a under valgrind (hostile
 #     arguments, corrupted model files: exact status codes, no invalid
@@ -56,7 +57,10 @@ DEMO_SRC=("$CAPI/examples/linux/main.c" "$CAPI/examples/common/needle_demo.c")
 VALGRIND=(valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect
           --errors-for-leak-kinds=definite,indirect)
 
-echo "== Rust tests of the C API (header, bit-identity with the runtime, hostile arguments)"
+echo "== include/needle.h is what cbindgen makes of the source"
+cargo run -q --manifest-path runtime/capi/header-check/Cargo.toml --target-dir target/header-check
+
+echo "== Rust tests of the C API (bit-identity with the runtime, hostile arguments)"
 cargo test -q -p needle-capi
 
 echo "== host reference: needle score"
