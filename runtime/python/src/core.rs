@@ -197,14 +197,7 @@ impl Core {
 
     fn bag(&mut self, bag: &BagResult) {
         self.times.detect(&mut self.kept);
-        let w = Window {
-            first_line: bag.first_line,
-            last_line: bag.last_line,
-            score: bag.score.probability,
-            flagged: bag.score.probability >= self.threshold,
-            top: &bag.score.top,
-            unfamiliar_lines: bag.score.unfamiliar_lines,
-        };
+        let w = Window::of_bag(bag, self.threshold);
         self.counts.bags += 1;
         self.counts.flagged += u64::from(w.flagged);
         self.counts.unfamiliar += u64::from(bag.score.is_unfamiliar());
@@ -240,15 +233,7 @@ impl Core {
 
     /// Scores the alert's peak window without its key line, as the CLI does.
     fn emit(&mut self, alert: Alert) {
-        let evidence = alert.key_line.and_then(|key| {
-            let index = usize::try_from(key.checked_sub(alert.peak_first)?).ok()?;
-            let without = self
-                .scorers
-                .evidence
-                .score_without(&alert.peak_lines, index)
-                .ok()?;
-            Some((key, without.probability))
-        });
+        let evidence = alert.evidence(&mut self.scorers.evidence);
         self.counts.alerts += 1;
         self.closed.push(AlertOut { alert, evidence });
     }

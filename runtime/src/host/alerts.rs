@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::TopLine;
+use crate::{BagResult, BagScorer, TopLine};
 use needle_timestamps::EpochMillis;
 
 use crate::host::lines::{shown_text, Kept};
@@ -39,7 +39,19 @@ pub struct Window<'a> {
     pub unfamiliar_lines: u16,
 }
 
-impl Window<'_> {
+impl<'a> Window<'a> {
+    /// A bag from the runtime as alerts see it, flagged at `threshold`.
+    pub fn of_bag(bag: &'a BagResult, threshold: f32) -> Self {
+        Self {
+            first_line: bag.first_line,
+            last_line: bag.last_line,
+            score: bag.score.probability,
+            flagged: bag.score.probability >= threshold,
+            top: &bag.score.top,
+            unfamiliar_lines: bag.score.unfamiliar_lines,
+        }
+    }
+
     fn lines(&self) -> u64 {
         self.last_line + 1 - self.first_line
     }
@@ -89,6 +101,18 @@ pub struct Alert {
     pub continued: bool,
     /// When its first window was scored.
     pub opened: Instant,
+}
+
+impl Alert {
+    /// Evidence for the alert: its key line and the peak window's score
+    /// without it (`scorer` runs the same model; its scratch is reused).
+    /// `None` without a key line.
+    pub fn evidence(&self, scorer: &mut BagScorer<'_, '_, '_>) -> Option<(u64, f32)> {
+        let key = self.key_line?;
+        let index = usize::try_from(key.checked_sub(self.peak_first)?).ok()?;
+        let without = scorer.score_without(&self.peak_lines, index).ok()?;
+        Some((key, without.probability))
+    }
 }
 
 impl Alert {

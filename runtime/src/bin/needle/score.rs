@@ -380,14 +380,7 @@ impl<S: Sink> Run<'_, '_, '_, S> {
 
     fn bag(&mut self, f: &mut FileRun<'_, '_, '_>, bag: &BagResult, flushed: bool) -> Result<()> {
         f.times.detect(&mut f.kept);
-        let w = Window {
-            first_line: bag.first_line,
-            last_line: bag.last_line,
-            score: bag.score.probability,
-            flagged: bag.score.probability >= self.threshold,
-            top: &bag.score.top,
-            unfamiliar_lines: bag.score.unfamiliar_lines,
-        };
+        let w = Window::of_bag(bag, self.threshold);
         self.summary.bags += 1;
         self.summary.unfamiliar += u64::from(bag.score.is_unfamiliar());
         self.warn_if_unfamiliar();
@@ -417,14 +410,12 @@ impl<S: Sink> Run<'_, '_, '_, S> {
 
     /// Scores the alert's peak window without its key line and writes it.
     fn emit(&mut self, alert: Alert) -> Result<()> {
-        let evidence = alert.key_line.and_then(|key| {
-            let index = usize::try_from(key.checked_sub(alert.peak_first)?).ok()?;
-            let without = self.evidence.score_without(&alert.peak_lines, index).ok()?;
-            Some(Evidence {
-                without_line: key,
-                score_without: without.probability,
-            })
-        });
+        let evidence = alert
+            .evidence(&mut self.evidence)
+            .map(|(without_line, score_without)| Evidence {
+                without_line,
+                score_without,
+            });
         self.summary.alerts += 1;
         self.out.alert(&alert, evidence)?;
         Ok(())
