@@ -10,8 +10,8 @@
 //! Why tokens and not prototypes: measured on the bundled model, the
 //! per-line prototype similarity of a foreign log (ZooKeeper, dpkg) lies in
 //! the same range as held-out BGL's (docs/model.md, "Familiarity"), while
-//! the share of known tokens separates them cleanly (0.2% of held-out BGL
-//! lines below 3/4, 85% of ZooKeeper's, 79% of dpkg's).
+//! the share of known tokens separates them cleanly (no held-out BGL_8k
+//! line below 3/4, 85% of ZooKeeper's lines, 79% of dpkg's).
 
 /// Numerator of the least share of a line's tokens that must be familiar.
 pub const FAMILIAR_SHARE_NUM: usize = 3;
