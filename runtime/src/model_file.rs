@@ -7,7 +7,7 @@ use needle_model_def::format::{
 use needle_model_def::ModelConfig;
 
 use crate::error::LoadError;
-use crate::kernels::{f32s, LinearI8, PANEL_OUTPUTS};
+use crate::kernels::{f32s, quantized_words, LinearI8, GROUP};
 
 /// Largest bag this runtime scores (bounds the stack-free scratch layout).
 pub const MAX_WINDOW: usize = 256;
@@ -267,7 +267,11 @@ pub(crate) struct ScratchLayout {
     pub sims: usize,
     pub hidden: usize,
     pub features: usize,
-    pub panel: usize,
+    pub xq: usize,
+    pub xs: usize,
+    /// Whether the feed-forward output layer's quantized input fits in
+    /// `big` after the hidden activations it is made from.
+    pub ff_in_big: bool,
     pub total: usize,
 }
 
@@ -290,7 +294,8 @@ impl ScratchLayout {
                 .max(w * f)
                 .max(w * d)
                 .max(w * usize::from(c.pool_dim)),
-            row: w.max(h),
+            // Four queries' attention scores at a time (or one row of `h`).
+            row: (GROUP * w).max(h),
             m: w,
             att: w * k,
             mass: n,
@@ -298,10 +303,19 @@ impl ScratchLayout {
             sims: n,
             hidden: usize::from(c.classifier_dim),
             features: k * h + 3,
-            // Widened weights of the multi-row layers, eight outputs at a time.
-            panel: PANEL_OUTPUTS * d.max(h).max(f).max(usize::from(c.pool_dim)),
+            // The multi-row layers' inputs quantized to int16 (two per
+            // word), and one scale per row.
+            xq: 0,
+            xs: w.div_ceil(GROUP) * GROUP,
+            ff_in_big: false,
             total: 0,
         };
+        // The feed-forward hidden layer is the widest input by default
+        // (128); its quantized copy goes after it in `big` when there is
+        // room, so that `xq` need only hold the narrower layers' inputs.
+        l.ff_in_big = l.big >= w * f + quantized_words(w, f);
+        let widest = d.max(h).max(usize::from(c.pool_dim));
+        l.xq = quantized_words(w, if l.ff_in_big { widest } else { widest.max(f) });
         l.total = l.own
             + l.h
             + l.a
@@ -314,7 +328,8 @@ impl ScratchLayout {
             + l.sims
             + l.hidden
             + l.features
-            + l.panel;
+            + l.xq
+            + l.xs;
         l
     }
 }

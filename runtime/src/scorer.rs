@@ -7,8 +7,8 @@ use needle_model_def::{min_entropy_head, Featurizer, ASSIGN_TEMPERATURE as TAU};
 
 use crate::error::{EvidenceError, SetupError};
 use crate::kernels::{
-    dot, embedding_bag_i8, f32s, layer_norm, linear_i8, linear_i8_rows, softmax_in_place, tanh,
-    weighted_rows, OutputLayout,
+    dot, embedding_bag_i8, f32s, layer_norm, linear_i8, linear_q_rows, quantize_rows,
+    softmax_in_place, sqrt, tanh, weighted_rows, weighted_rows_r, LinearI8, OutputLayout, GROUP,
 };
 use crate::model_file::{linear, Model, ScratchLayout, MAX_TOKENS, MAX_TOP_K};
 
@@ -240,8 +240,32 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         self.head
     }
 
-    #[allow(clippy::too_many_lines)]
+    /// The forward pass over the `n` embedded lines. On x86-64 hosts with
+    /// AVX2 the whole pass (its float loops as well as the integer layers)
+    /// is compiled for AVX2 and chosen once per bag; elsewhere, and on older
+    /// CPUs, the portable build runs. Both are the same operations in the
+    /// same order (Rust never fuses or reorders float arithmetic), so the
+    /// bits are the same.
     fn forward(&mut self, n: usize, zeroed: Option<usize>) -> BagScore {
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            #[allow(unsafe_code)]
+            // SAFETY: `forward_avx2` is safe code compiled with AVX2
+            // enabled; calling it needs only a CPU with AVX2, checked above.
+            return unsafe { self.forward_avx2(n, zeroed) };
+        }
+        self.forward_body(n, zeroed)
+    }
+
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    #[target_feature(enable = "avx2")]
+    fn forward_avx2(&mut self, n: usize, zeroed: Option<usize>) -> BagScore {
+        self.forward_body(n, zeroed)
+    }
+
+    #[allow(clippy::too_many_lines)]
+    #[inline(always)]
+    fn forward_body(&mut self, n: usize, zeroed: Option<usize>) -> BagScore {
         let model = self.model;
         let c = model.config();
         let body = model.body();
@@ -268,19 +292,35 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         let (sims, s) = s.split_at_mut(l.sims);
         let (hidden, s) = s.split_at_mut(l.hidden);
         let (features, s) = s.split_at_mut(l.features);
-        let (panel, _) = s.split_at_mut(l.panel);
+        let (xq, s) = s.split_at_mut(l.xq);
+        let (xs, _) = s.split_at_mut(l.xs);
+        // The quantized rows are words; f32 and u32 have one size and alignment.
+        let xq: &mut [u32] = bytemuck::cast_slice_mut(xq);
         let rows = OutputLayout::Rows;
+        // Quantizes `input`'s `n` rows once; then any number of layers with
+        // that input (query, key and value share one) multiply them.
+        let quantize = |input: &[f32], fan_in: usize, xq: &mut [u32], xs: &mut [f32]| {
+            quantize_rows(input, n, fan_in, xq, xs);
+        };
+        let apply = |layer: &LinearI8<'_>,
+                     xq: &[u32],
+                     xs: &[f32],
+                     out: &mut [f32],
+                     layout: OutputLayout| {
+            linear_q_rows(layer, xq, xs, n, out, layout);
+        };
 
         if let Some(z) = zeroed.filter(|&z| z < n) {
             big[z * d..(z + 1) * d].fill(0.0);
         }
         // Projection: each line's own representation (kept for pooling).
-        linear_i8_rows(&linear(&body.projection), big, n, own, panel, rows);
+        quantize(big, d, xq, xs);
+        apply(&linear(&body.projection), xq, xs, own, rows);
         h[..n * hd].copy_from_slice(&own[..n * hd]);
 
         let norm =
             |x: &[f32], p: &Norm<'_>, out: &mut [f32]| layer_norm(x, p.gamma, p.beta, LN_EPS, out);
-        let scale = libm::sqrtf(dk as f32);
+        let scale = sqrt(dk as f32);
         for layer in &body.layers {
             for i in 0..n {
                 norm(
@@ -297,26 +337,34 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
                 linear(&layer.key),
                 linear(&layer.value),
             );
-            linear_i8_rows(&lq, a, n, q, panel, rows);
+            quantize(a, hd, xq, xs);
+            apply(&lq, xq, xs, q, rows);
             // Keys column-major (feature t of every line is `kk[t * w..][..n]`),
             // so one query's scores against all keys are vector operations.
-            linear_i8_rows(&lk, a, n, kk, panel, OutputLayout::Columns { stride: w });
-            linear_i8_rows(&lv, a, n, v, panel, rows);
-            // Self-attention, one query row and head at a time; context into `a`.
-            for i in 0..n {
-                for head in 0..heads {
-                    let off = head * dk;
-                    let qi = &q[i * hd + off..i * hd + off + dk];
-                    let scores = &mut row[..n];
-                    weighted_rows(qi, &kk[off * w..], w, scores);
-                    scores.iter_mut().for_each(|r| *r /= scale);
-                    softmax_in_place(scores);
-                    let ctx = &mut a[i * hd + off..i * hd + off + dk];
-                    weighted_rows(&row[..n], &v[off..], hd, ctx);
-                }
+            apply(&lk, xq, xs, kk, OutputLayout::Columns { stride: w });
+            apply(&lv, xq, xs, v, rows);
+            // Self-attention, four query rows (then one) and a head at a
+            // time; context into `a`.
+            let at = Attention {
+                n,
+                w,
+                hd,
+                dk,
+                heads,
+                scale,
+            };
+            let mut i = 0;
+            while i + GROUP <= n {
+                at.queries::<GROUP>(i, q, kk, v, row, a);
+                i += GROUP;
+            }
+            while i < n {
+                at.queries::<1>(i, q, kk, v, row, a);
+                i += 1;
             }
             // Output projection into `q` (free now), then the residual.
-            linear_i8_rows(&linear(&layer.output), a, n, q, panel, rows);
+            quantize(a, hd, xq, xs);
+            apply(&linear(&layer.output), xq, xs, q, rows);
             for (x, &r) in h[..n * hd].iter_mut().zip(&q[..n * hd]) {
                 *x += r;
             }
@@ -328,9 +376,18 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
                 );
             }
             // Feed-forward: hidden in `big` (q|k|v are done), output into `a`.
-            linear_i8_rows(&linear(&layer.ff_in), a, n, big, panel, rows);
+            quantize(a, hd, xq, xs);
+            apply(&linear(&layer.ff_in), xq, xs, big, rows);
             big[..n * ff].iter_mut().for_each(|x| *x = x.max(0.0));
-            linear_i8_rows(&linear(&layer.ff_out), big, n, a, panel, rows);
+            if l.ff_in_big {
+                let (hidden, tail) = big.split_at_mut(w * ff);
+                let tail: &mut [u32] = bytemuck::cast_slice_mut(tail);
+                quantize(hidden, ff, tail, xs);
+                apply(&linear(&layer.ff_out), tail, xs, a, rows);
+            } else {
+                quantize(big, ff, xq, xs);
+                apply(&linear(&layer.ff_out), xq, xs, a, rows);
+            }
             for (x, &r) in h[..n * hd].iter_mut().zip(&a[..n * hd]) {
                 *x += r;
             }
@@ -349,7 +406,7 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         for (j, p_hat) in phat.chunks_exact_mut(hd).enumerate() {
             let p = &body.prototypes[j * hd * 4..(j + 1) * hd * 4];
             let sq: f32 = f32s(p).map(|x| x * x).sum();
-            let pn = libm::sqrtf(sq + EPS);
+            let pn = sqrt(sq + EPS);
             for (o, x) in p_hat.iter_mut().zip(f32s(p)) {
                 *o = x / pn;
             }
@@ -358,14 +415,14 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         let mut v_sum = 0.0f32;
         for i in 0..n {
             let z = &a[i * hd..(i + 1) * hd];
-            let zn = libm::sqrtf(z.iter().map(|x| x * x).sum::<f32>() + EPS);
+            let zn = sqrt(z.iter().map(|x| x * x).sum::<f32>() + EPS);
             let z_hat = &mut row[..hd];
             for (o, &x) in z_hat.iter_mut().zip(z) {
                 *o = x / zn;
             }
             for (sim, p_hat) in sims.iter_mut().zip(phat.chunks_exact(hd)) {
                 let cos = dot(z_hat, p_hat);
-                let dist = libm::sqrtf((cos * -2.0 + 2.0).max(0.0) + EPS);
+                let dist = sqrt((cos * -2.0 + 2.0).max(0.0) + EPS);
                 *sim = 1.0 / (dist + 1.0);
             }
             m[i] = sims.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -394,10 +451,12 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         // The hidden layer goes to `big` (free again), the scores straight
         // into `att`'s head-major rows.
         let pd = usize::from(c.pool_dim);
-        linear_i8_rows(&linear(&body.pool_hidden), a, n, big, panel, rows);
+        quantize(a, hd, xq, xs);
+        apply(&linear(&body.pool_hidden), xq, xs, big, rows);
         big[..n * pd].iter_mut().for_each(|x| *x = tanh(*x));
         let per_head = OutputLayout::Columns { stride: w };
-        linear_i8_rows(&linear(&body.pool_score), big, n, att, panel, per_head);
+        quantize(big, pd, xq, xs);
+        apply(&linear(&body.pool_score), xq, xs, att, per_head);
         for (head, gain) in f32s(body.pool_bias_gain).enumerate().take(k) {
             for (score, &m_i) in att[head * w..head * w + n].iter_mut().zip(&m[..n]) {
                 *score += (1.0 - m_i) * gain;
@@ -454,6 +513,72 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
             head: best_head as u16,
             top,
             unfamiliar_lines: if n == 0 { 0 } else { self.unfamiliar },
+        }
+    }
+}
+
+/// One encoder layer's self-attention shapes.
+struct Attention {
+    n: usize,
+    w: usize,
+    hd: usize,
+    dk: usize,
+    heads: usize,
+    scale: f32,
+}
+
+impl Attention {
+    /// Query rows `i..i + R`, every head: scores against the column-major
+    /// keys `kk`, divided by `scale`, softmax, then the context (values `v`,
+    /// row-major) into those rows of `a`. `scores` holds `R · n` values.
+    /// Each query's arithmetic is the one-query-at-a-time order, bit for bit.
+    #[inline(always)]
+    fn queries<const R: usize>(
+        &self,
+        i: usize,
+        q: &[f32],
+        kk: &[f32],
+        v: &[f32],
+        scores: &mut [f32],
+        a: &mut [f32],
+    ) {
+        let Self {
+            n,
+            w,
+            hd,
+            dk,
+            heads,
+            scale,
+        } = *self;
+        let (Some(q), Some(a), Some(scores)) = (
+            q.get(i * hd..(i + R) * hd),
+            a.get_mut(i * hd..(i + R) * hd),
+            scores.get_mut(..R * n),
+        ) else {
+            return;
+        };
+        for head in 0..heads {
+            let off = head * dk;
+            let Some(keys) = kk.get(off * w..) else {
+                return;
+            };
+            let queries: [&[f32]; R] =
+                core::array::from_fn(|r| &q[r * hd + off..r * hd + off + dk]);
+            let mut rows = scores.chunks_exact_mut(n);
+            let outs: [&mut [f32]; R] = core::array::from_fn(|_| rows.next().unwrap_or_default());
+            weighted_rows_r(queries, keys, w, outs);
+            for s in scores.chunks_exact_mut(n) {
+                s.iter_mut().for_each(|x| *x /= scale);
+                softmax_in_place(s);
+            }
+            let probs: [&[f32]; R] = core::array::from_fn(|r| &scores[r * n..(r + 1) * n]);
+            let mut ctx = a.chunks_exact_mut(hd);
+            let outs: [&mut [f32]; R] = core::array::from_fn(|_| {
+                ctx.next()
+                    .and_then(|c| c.get_mut(off..off + dk))
+                    .unwrap_or_default()
+            });
+            weighted_rows_r(probs, v.get(off..).unwrap_or(&[]), hd, outs);
         }
     }
 }

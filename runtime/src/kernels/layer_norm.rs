@@ -2,11 +2,12 @@ use super::f32s;
 
 /// LayerNorm over one row, as burn computes it: biased variance,
 /// `(x − mean) / sqrt(var + eps) * γ + β`.
+#[inline]
 pub fn layer_norm(input: &[f32], gamma: &[u8], beta: &[u8], eps: f32, output: &mut [f32]) {
     let n = input.len().max(1) as f32;
     let mean = input.iter().sum::<f32>() / n;
     let var = input.iter().map(|&x| (x - mean) * (x - mean)).sum::<f32>() / n;
-    let denom = libm::sqrtf(var + eps);
+    let denom = super::sqrt(var + eps);
     for (((out, &x), g), b) in output
         .iter_mut()
         .zip(input)

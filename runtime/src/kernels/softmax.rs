@@ -2,6 +2,7 @@ use super::exp;
 
 /// Numerically stable softmax in place (max subtracted, [`exp`]); the sum
 /// runs in order.
+#[inline]
 pub fn softmax_in_place(values: &mut [f32]) {
     let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0f32;

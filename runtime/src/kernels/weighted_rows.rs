@@ -8,6 +8,7 @@
 /// across the whole sum instead of loading and storing `out` per term. The
 /// order of each sum is the same as a plain loop's, so the bits are too.
 /// Rows that `rows` does not hold contribute nothing.
+#[inline]
 pub fn weighted_rows(weights: &[f32], rows: &[f32], stride: usize, out: &mut [f32]) {
     const LANES: usize = 8;
     let mut chunks = out.chunks_exact_mut(LANES);
@@ -37,6 +38,56 @@ pub fn weighted_rows(weights: &[f32], rows: &[f32], stride: usize, out: &mut [f3
     }
 }
 
+/// [`weighted_rows`] for `R` weight vectors against the same `rows`:
+/// `outs[r][j] = Σ_t weights[r][t] · rows[t * stride + j]`, each sum in `t`
+/// order from 0, so every output has the bits [`weighted_rows`] gives it.
+///
+/// Each loaded row chunk serves `R` sums (the attention of `R` queries at
+/// once), instead of being loaded again per query.
+#[inline]
+pub fn weighted_rows_r<const R: usize>(
+    weights: [&[f32]; R],
+    rows: &[f32],
+    stride: usize,
+    mut outs: [&mut [f32]; R],
+) {
+    const LANES: usize = 8;
+    let terms = weights.iter().map(|w| w.len()).min().unwrap_or(0);
+    let width = outs.iter().map(|o| o.len()).min().unwrap_or(0);
+    let weights: [&[f32]; R] = weights.map(|w| &w[..terms]);
+    let mut j0 = 0;
+    while j0 + LANES <= width {
+        let mut acc = [[0.0f32; LANES]; R];
+        for t in 0..terms {
+            let Some(row) = rows.get(t * stride + j0..t * stride + j0 + LANES) else {
+                break;
+            };
+            for (a, w) in acc.iter_mut().zip(&weights) {
+                let wt = w[t];
+                for (s, &x) in a.iter_mut().zip(row) {
+                    *s += wt * x;
+                }
+            }
+        }
+        for (o, a) in outs.iter_mut().zip(&acc) {
+            o[j0..j0 + LANES].copy_from_slice(a);
+        }
+        j0 += LANES;
+    }
+    for j in j0..width {
+        for (o, w) in outs.iter_mut().zip(&weights) {
+            let mut acc = 0.0f32;
+            for (t, &wt) in w.iter().enumerate() {
+                let Some(&x) = rows.get(t * stride + j) else {
+                    break;
+                };
+                acc += wt * x;
+            }
+            o[j] = acc;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +107,30 @@ mod tests {
             assert_eq!(o.to_bits(), plain.to_bits(), "output {j}");
         }
         assert_eq!(width, out.len());
+    }
+
+    #[test]
+    fn blocked_rows_give_each_sum_the_single_row_bits() {
+        let (terms, stride, width) = (9, 21, 19);
+        let rows: [f32; 9 * 21] = core::array::from_fn(|i| libm::cosf(i as f32 * 0.37) * 2.9);
+        let ws: [[f32; 9]; 4] = core::array::from_fn(|r| {
+            core::array::from_fn(|t| libm::sinf((r * 9 + t) as f32) * 1.7)
+        });
+        let mut blocked = [[0.0f32; 19]; 4];
+        {
+            let [b0, b1, b2, b3] = &mut blocked;
+            weighted_rows_r(
+                [&ws[0], &ws[1], &ws[2], &ws[3]],
+                &rows,
+                stride,
+                [b0, b1, b2, b3],
+            );
+        }
+        for (w, b) in ws.iter().zip(&blocked) {
+            let mut one = [0.0f32; 19];
+            weighted_rows(w, &rows, stride, &mut one);
+            assert_eq!(one.map(f32::to_bits), b.map(f32::to_bits));
+        }
+        assert_eq!((terms, width), (ws[0].len(), blocked[0].len()));
     }
 }
