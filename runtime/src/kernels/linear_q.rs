@@ -176,15 +176,23 @@ fn weight_chunk(row: &[u8], k: usize) -> u32 {
 /// (`c` chunks; `group` holds the group's `8 · c` words).
 #[inline(always)]
 fn group_sums(group: &[u32], row: &[u8], c: usize) -> [i32; GROUP] {
-    let mut acc = [0i32; GROUP];
-    let full = row.len() / CHUNK;
-    let mut xs = group.chunks_exact(GROUP * 2).take(c);
-    for (w, x) in row.chunks_exact(CHUNK).zip(&mut xs) {
-        let w = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-        chunk_sums(&mut acc, x, w);
-    }
-    if let Some(x) = xs.next() {
-        chunk_sums(&mut acc, x, weight_chunk(row, full));
+    let full = (row.len() / CHUNK).min(c);
+    #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+    let mut acc = super::dsp::group_sums(group, row, full).unwrap_or([0; GROUP]);
+    #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+    let mut acc = {
+        let mut acc = [0i32; GROUP];
+        let xs = group.chunks_exact(GROUP * 2).take(full);
+        for (w, x) in row.chunks_exact(CHUNK).zip(xs) {
+            let w = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+            chunk_sums(&mut acc, x, w);
+        }
+        acc
+    };
+    if full < c {
+        if let Some(x) = group.get(full * GROUP * 2..(full + 1) * GROUP * 2) {
+            chunk_sums(&mut acc, x, weight_chunk(row, full));
+        }
     }
     acc
 }
@@ -272,8 +280,8 @@ mod wide {
     use super::{chunks, dequantize, put, weight_chunk, LinearI8, OutputLayout, GROUP};
     use crate::kernels::f32s;
     use core::arch::x86_64::{
-        __m256i, _mm256_add_epi32, _mm256_madd_epi16, _mm256_set1_epi32, _mm256_setzero_si256,
-        _mm256_slli_epi16, _mm256_srai_epi16,
+        __m256i, _mm256_add_epi32, _mm256_dpwssd_avx_epi32, _mm256_madd_epi16, _mm256_set1_epi32,
+        _mm256_setzero_si256, _mm256_slli_epi16, _mm256_srai_epi16,
     };
 
     /// Outputs per panel: eight `i32` lanes.
@@ -292,10 +300,40 @@ mod wide {
         if chunks(layer.inputs) * 2 > MAX_PAIRS || !std::arch::is_x86_feature_detected!("avx2") {
             return false;
         }
-        // SAFETY: `linear_avx2` is safe code compiled with AVX2 enabled; the
-        // only requirement for calling it is a CPU with AVX2, checked above.
-        unsafe { linear_avx2(layer, words, scales, n, outputs, layout) };
+        if std::arch::is_x86_feature_detected!("avxvnni") {
+            // SAFETY: `linear_vnni` is safe code compiled with AVX2 and
+            // AVX-VNNI enabled; calling it needs only a CPU with both,
+            // checked above.
+            unsafe { linear_vnni(layer, words, scales, n, outputs, layout) };
+        } else {
+            // SAFETY: as above, for AVX2 alone.
+            unsafe { linear_avx2(layer, words, scales, n, outputs, layout) };
+        }
         true
+    }
+
+    /// With AVX-VNNI, `vpdpwssd` multiplies, sums the pairs and accumulates
+    /// in one instruction where AVX2 needs `vpmaddwd` and `vpaddd`.
+    #[target_feature(enable = "avx2,avxvnni")]
+    fn linear_vnni(
+        layer: &LinearI8<'_>,
+        words: &[u32],
+        scales: &[f32],
+        n: usize,
+        outputs: &mut [f32],
+        layout: OutputLayout,
+    ) {
+        let pass = |acc: &mut [__m256i], group: &[u32], panel: &[__m256i]| {
+            for (x, p) in group.chunks_exact(GROUP * 2).zip(panel.chunks_exact(2)) {
+                for (a, xr) in acc.iter_mut().zip(x.chunks_exact(2)) {
+                    let even = _mm256_set1_epi32(xr[0] as i32);
+                    let odd = _mm256_set1_epi32(xr[1] as i32);
+                    *a =
+                        _mm256_dpwssd_avx_epi32(_mm256_dpwssd_avx_epi32(*a, even, p[0]), odd, p[1]);
+                }
+            }
+        };
+        linear_body(layer, words, scales, n, outputs, layout, pass);
     }
 
     #[target_feature(enable = "avx2")]
@@ -306,6 +344,24 @@ mod wide {
         n: usize,
         outputs: &mut [f32],
         layout: OutputLayout,
+    ) {
+        linear_body(layer, words, scales, n, outputs, layout, |a, g, p| {
+            group_pass(a, g, p)
+        });
+    }
+
+    /// The panel and the passes over it; `pass` adds one group's four rows
+    /// times the panel into four accumulators.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn linear_body<P: Fn(&mut [__m256i], &[u32], &[__m256i])>(
+        layer: &LinearI8<'_>,
+        words: &[u32],
+        scales: &[f32],
+        n: usize,
+        outputs: &mut [f32],
+        layout: OutputLayout,
+        group_pass: P,
     ) {
         let (fan_in, out) = (layer.inputs, layer.out);
         let c = chunks(fan_in);
@@ -398,10 +454,24 @@ mod wide {
         }
     }
 
-    /// Used by the test below.
+    /// Used by the tests: whether the CPU has AVX2.
     #[cfg(test)]
     pub(super) fn available() -> bool {
         std::arch::is_x86_feature_detected!("avx2")
+    }
+
+    /// Used by the tests: the AVX2 pass even on a CPU with AVX-VNNI.
+    #[cfg(test)]
+    pub(super) fn linear_without_vnni(
+        layer: &LinearI8<'_>,
+        words: &[u32],
+        scales: &[f32],
+        n: usize,
+        outputs: &mut [f32],
+    ) {
+        assert!(available());
+        // SAFETY: AVX2 is checked just above.
+        unsafe { linear_avx2(layer, words, scales, n, outputs, OutputLayout::Rows) };
     }
 }
 
@@ -524,9 +594,9 @@ mod tests {
 
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     #[test]
-    fn avx2_is_what_the_tests_above_ran() {
-        // The shape tests go through AVX2 where the CPU has it; this one
-        // says which path they covered, and pins the portable path too.
+    fn avx2_and_vnni_passes_give_the_portable_bits() {
+        // The shape tests go through the widest pass the CPU has; this one
+        // runs AVX2 and (where present) AVX-VNNI against the portable sums.
         if !wide::available() {
             return;
         }
@@ -554,6 +624,10 @@ mod tests {
             &mut wide_out,
             OutputLayout::Rows
         ));
+        let mut avx2_out = vec![0.0; n * out];
+        wide::linear_without_vnni(&layer, &words, &scales, n, &mut avx2_out);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&wide_out), bits(&avx2_out), "AVX-VNNI and AVX2 differ");
         let c = chunks(fan_in);
         for o in 0..out {
             let row = &wb[o * fan_in..(o + 1) * fan_in];
