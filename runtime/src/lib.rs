@@ -30,8 +30,10 @@
 //! "0.97 → 0.12 without line 4711".
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
-// One `unsafe` call in the crate: entering the AVX build of the linear
-// kernel after checking the CPU has AVX (kernels/linear.rs, `std` only).
+// `unsafe` only where allowed by name, each with a `// SAFETY:` comment:
+// entering AVX2 / AVX-VNNI builds after checking the CPU has them (scorer.rs,
+// kernels/linear_q.rs; `std` on x86-64 only), and the Cortex-M4 DSP
+// instructions (kernels/dsp.rs; no stable intrinsics exist for them).
 #![deny(unsafe_code)]
 
 mod error;

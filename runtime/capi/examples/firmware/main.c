@@ -35,7 +35,7 @@ extern uint32_t heap_used(void);
    more is refused by needle_scorer_init with NEEDLE_ERR_SCRATCH_TOO_SMALL.
    Build with -DSCRATCH_BYTES=... for another model. */
 #ifndef SCRATCH_BYTES
-#define SCRATCH_BYTES 64512u
+#define SCRATCH_BYTES 65024u
 #endif
 static _Alignas(NEEDLE_SCRATCH_ALIGN) uint8_t scratch[SCRATCH_BYTES];
 
