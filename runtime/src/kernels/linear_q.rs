@@ -247,21 +247,39 @@ pub fn linear_q_rows(
         return;
     }
     let c = chunks(fan_in);
-    let rows = layer.weight.chunks_exact(fan_in).take(out);
-    for (o, ((row, s_w), b)) in rows
-        .zip(f32s(layer.scales))
-        .zip(f32s(layer.bias))
-        .enumerate()
-    {
-        for (g, group) in words.chunks_exact(GROUP * 2 * c).enumerate() {
-            let i0 = g * GROUP;
-            if i0 >= n {
-                break;
-            }
+    // Group-major: a group's four row scales and output rows are set up
+    // once, then every output's weight row passes over it.
+    for (g, group) in words.chunks_exact(GROUP * 2 * c).enumerate() {
+        let i0 = g * GROUP;
+        if i0 >= n {
+            break;
+        }
+        let live = (n - i0).min(GROUP);
+        let s_x: [f32; GROUP] =
+            core::array::from_fn(|r| scales.get(i0 + r).copied().unwrap_or(0.0));
+        let rows = layer.weight.chunks_exact(fan_in).take(out);
+        for (o, ((row, s_w), b)) in rows
+            .zip(f32s(layer.scales))
+            .zip(f32s(layer.bias))
+            .enumerate()
+        {
             let acc = group_sums(group, row, c);
-            for (r, &a) in acc.iter().enumerate().take(n - i0) {
-                let s_x = scales.get(i0 + r).copied().unwrap_or(0.0);
-                put(outputs, layout, out, i0 + r, o, dequantize(a, s_x, s_w, b));
+            match layout {
+                OutputLayout::Rows => {
+                    for (r, (&a, &s)) in acc.iter().zip(&s_x).enumerate().take(live) {
+                        if let Some(slot) = outputs.get_mut((i0 + r) * out + o) {
+                            *slot = dequantize(a, s, s_w, b);
+                        }
+                    }
+                }
+                OutputLayout::Columns { stride } => {
+                    let at = o * stride + i0;
+                    if let Some(dst) = outputs.get_mut(at..at + live) {
+                        for ((d, &a), &s) in dst.iter_mut().zip(&acc).zip(&s_x) {
+                            *d = dequantize(a, s, s_w, b);
+                        }
+                    }
+                }
             }
         }
     }
