@@ -8,7 +8,7 @@ use needle_model_def::{min_entropy_head, Featurizer, ASSIGN_TEMPERATURE as TAU};
 use crate::error::{EvidenceError, SetupError};
 use crate::kernels::{
     dot, embedding_bag_i8, f32s, layer_norm, linear_i8, linear_q_rows, quantize_rows,
-    softmax_in_place, sqrt, tanh, weighted_rows, weighted_rows_r, LinearI8, OutputLayout, GROUP,
+    softmax_in_place, sqrt, tanh, weighted_rows, weighted_rows_r, OutputLayout, GROUP,
 };
 use crate::model_file::{linear, Model, ScratchLayout, MAX_TOKENS, MAX_TOP_K};
 
@@ -297,25 +297,15 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         // The quantized rows are words; f32 and u32 have one size and alignment.
         let xq: &mut [u32] = bytemuck::cast_slice_mut(xq);
         let rows = OutputLayout::Rows;
-        // Quantizes `input`'s `n` rows once; then any number of layers with
-        // that input (query, key and value share one) multiply them.
-        let quantize = |input: &[f32], fan_in: usize, xq: &mut [u32], xs: &mut [f32]| {
-            quantize_rows(input, n, fan_in, xq, xs);
-        };
-        let apply = |layer: &LinearI8<'_>,
-                     xq: &[u32],
-                     xs: &[f32],
-                     out: &mut [f32],
-                     layout: OutputLayout| {
-            linear_q_rows(layer, xq, xs, n, out, layout);
-        };
-
+        // `quantize_rows` makes a layer input's int16 rows once; then any
+        // number of layers with that input (query, key and value share
+        // one) multiply them in `linear_q_rows`.
         if let Some(z) = zeroed.filter(|&z| z < n) {
             big[z * d..(z + 1) * d].fill(0.0);
         }
         // Projection: each line's own representation (kept for pooling).
-        quantize(big, d, xq, xs);
-        apply(&linear(&body.projection), xq, xs, own, rows);
+        quantize_rows(big, n, d, xq, xs);
+        linear_q_rows(&linear(&body.projection), xq, xs, n, own, rows);
         h[..n * hd].copy_from_slice(&own[..n * hd]);
 
         let norm =
@@ -337,12 +327,12 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
                 linear(&layer.key),
                 linear(&layer.value),
             );
-            quantize(a, hd, xq, xs);
-            apply(&lq, xq, xs, q, rows);
+            quantize_rows(a, n, hd, xq, xs);
+            linear_q_rows(&lq, xq, xs, n, q, rows);
             // Keys column-major (feature t of every line is `kk[t * w..][..n]`),
             // so one query's scores against all keys are vector operations.
-            apply(&lk, xq, xs, kk, OutputLayout::Columns { stride: w });
-            apply(&lv, xq, xs, v, rows);
+            linear_q_rows(&lk, xq, xs, n, kk, OutputLayout::Columns { stride: w });
+            linear_q_rows(&lv, xq, xs, n, v, rows);
             // Self-attention, four query rows (then one) and a head at a
             // time; context into `a`.
             let at = Attention {
@@ -363,8 +353,8 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
                 i += 1;
             }
             // Output projection into `q` (free now), then the residual.
-            quantize(a, hd, xq, xs);
-            apply(&linear(&layer.output), xq, xs, q, rows);
+            quantize_rows(a, n, hd, xq, xs);
+            linear_q_rows(&linear(&layer.output), xq, xs, n, q, rows);
             for (x, &r) in h[..n * hd].iter_mut().zip(&q[..n * hd]) {
                 *x += r;
             }
@@ -376,17 +366,17 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
                 );
             }
             // Feed-forward: hidden in `big` (q|k|v are done), output into `a`.
-            quantize(a, hd, xq, xs);
-            apply(&linear(&layer.ff_in), xq, xs, big, rows);
+            quantize_rows(a, n, hd, xq, xs);
+            linear_q_rows(&linear(&layer.ff_in), xq, xs, n, big, rows);
             big[..n * ff].iter_mut().for_each(|x| *x = x.max(0.0));
             if l.ff_in_big {
                 let (hidden, tail) = big.split_at_mut(w * ff);
                 let tail: &mut [u32] = bytemuck::cast_slice_mut(tail);
-                quantize(hidden, ff, tail, xs);
-                apply(&linear(&layer.ff_out), tail, xs, a, rows);
+                quantize_rows(hidden, n, ff, tail, xs);
+                linear_q_rows(&linear(&layer.ff_out), tail, xs, n, a, rows);
             } else {
-                quantize(big, ff, xq, xs);
-                apply(&linear(&layer.ff_out), xq, xs, a, rows);
+                quantize_rows(big, n, ff, xq, xs);
+                linear_q_rows(&linear(&layer.ff_out), xq, xs, n, a, rows);
             }
             for (x, &r) in h[..n * hd].iter_mut().zip(&a[..n * hd]) {
                 *x += r;
@@ -451,12 +441,12 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         // The hidden layer goes to `big` (free again), the scores straight
         // into `att`'s head-major rows.
         let pd = usize::from(c.pool_dim);
-        quantize(a, hd, xq, xs);
-        apply(&linear(&body.pool_hidden), xq, xs, big, rows);
+        quantize_rows(a, n, hd, xq, xs);
+        linear_q_rows(&linear(&body.pool_hidden), xq, xs, n, big, rows);
         big[..n * pd].iter_mut().for_each(|x| *x = tanh(*x));
         let per_head = OutputLayout::Columns { stride: w };
-        quantize(big, pd, xq, xs);
-        apply(&linear(&body.pool_score), xq, xs, att, per_head);
+        quantize_rows(big, n, pd, xq, xs);
+        linear_q_rows(&linear(&body.pool_score), xq, xs, n, att, per_head);
         for (head, gain) in f32s(body.pool_bias_gain).enumerate().take(k) {
             for (score, &m_i) in att[head * w..head * w + n].iter_mut().zip(&m[..n]) {
                 *score += (1.0 - m_i) * gain;
