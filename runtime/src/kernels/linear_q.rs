@@ -90,6 +90,10 @@ pub fn quantize_rows(
             }
             // NaN becomes 0 and anything past ±32,767 saturates (Rust's
             // `as`, the same on every target); `inv` keeps |x · inv| ≤ q_max.
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            if wide::quantize_row(row, inv, dst, rr) {
+                continue;
+            }
             let q = |x: f32| u32::from(((x * inv + ROUND) - ROUND) as i16 as u16);
             let mut xs = row.chunks_exact(CHUNK);
             let mut slots = dst.chunks_exact_mut(GROUP * 2);
@@ -299,12 +303,11 @@ pub fn linear_q_rows(
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 #[allow(unsafe_code)]
 mod wide {
-    use super::{chunks, dequantize, put, weight_chunk, LinearI8, OutputLayout, GROUP};
-    use crate::kernels::f32s;
-    use core::arch::x86_64::{
-        __m256i, _mm256_add_epi32, _mm256_dpwssd_avx_epi32, _mm256_madd_epi16, _mm256_set1_epi32,
-        _mm256_setzero_si256, _mm256_slli_epi16, _mm256_srai_epi16,
+    use super::{
+        chunks, dequantize, put, weight_chunk, LinearI8, OutputLayout, CHUNK, GROUP, ROUND,
     };
+    use crate::kernels::f32s;
+    use core::arch::x86_64::*;
 
     /// Outputs per panel: eight `i32` lanes.
     const LANES: usize = 8;
@@ -345,13 +348,22 @@ mod wide {
         outputs: &mut [f32],
         layout: OutputLayout,
     ) {
-        let pass = |acc: &mut [__m256i], group: &[u32], panel: &[__m256i]| {
-            for (x, p) in group.chunks_exact(GROUP * 2).zip(panel.chunks_exact(2)) {
-                for (a, xr) in acc.iter_mut().zip(x.chunks_exact(2)) {
-                    let even = _mm256_set1_epi32(xr[0] as i32);
-                    let odd = _mm256_set1_epi32(xr[1] as i32);
-                    *a =
-                        _mm256_dpwssd_avx_epi32(_mm256_dpwssd_avx_epi32(*a, even, p[0]), odd, p[1]);
+        let pass = |acc: &mut [__m256i; 2 * GROUP], g0: &[u32], g1: &[u32], panel: &[__m256i]| {
+            let (lo, hi) = acc.split_at_mut(GROUP);
+            for ((x0, x1), p) in g0
+                .chunks_exact(GROUP * 2)
+                .zip(g1.chunks_exact(GROUP * 2))
+                .zip(panel.chunks_exact(2))
+            {
+                // Even pairs of all eight rows, then odd pairs: eight
+                // independent chains, so `vpdpwssd`'s latency is hidden.
+                for (half, p) in p.iter().enumerate() {
+                    for r in 0..GROUP {
+                        let a = _mm256_set1_epi32(x0[2 * r + half] as i32);
+                        let b = _mm256_set1_epi32(x1[2 * r + half] as i32);
+                        lo[r] = _mm256_dpwssd_avx_epi32(lo[r], a, *p);
+                        hi[r] = _mm256_dpwssd_avx_epi32(hi[r], b, *p);
+                    }
                 }
             }
         };
@@ -367,16 +379,16 @@ mod wide {
         outputs: &mut [f32],
         layout: OutputLayout,
     ) {
-        linear_body(layer, words, scales, n, outputs, layout, |a, g, p| {
-            group_pass(a, g, p)
+        linear_body(layer, words, scales, n, outputs, layout, |a, g0, g1, p| {
+            groups_pass(a, g0, g1, p)
         });
     }
 
-    /// The panel and the passes over it; `pass` adds one group's four rows
-    /// times the panel into four accumulators.
+    /// The panel and the passes over it; `pass` adds two groups' eight rows
+    /// times the panel into eight accumulators.
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn linear_body<P: Fn(&mut [__m256i], &[u32], &[__m256i])>(
+    fn linear_body<P: Fn(&mut [__m256i; 2 * GROUP], &[u32], &[u32], &[__m256i])>(
         layer: &LinearI8<'_>,
         words: &[u32],
         scales: &[f32],
@@ -433,18 +445,28 @@ mod wide {
                     break;
                 }
                 let (g0, g1) = gs.split_at(group_words.min(gs.len()));
+                // A lone last group runs as both halves; the copy's sums
+                // are not stored.
+                let g1 = if g1.is_empty() { g0 } else { g1 };
                 let mut acc = [_mm256_setzero_si256(); 2 * GROUP];
-                let (lo, hi) = acc.split_at_mut(GROUP);
-                group_pass(lo, g0, &panel[..pairs]);
-                if i0 + GROUP < n {
-                    group_pass(hi, g1, &panel[..pairs]);
-                }
+                group_pass(&mut acc, g0, g1, &panel[..pairs]);
+                let (s_w_v, bias_v): (__m256, __m256) = (bytemuck::cast(s_w), bytemuck::cast(bias));
                 for (r, a) in acc.iter().enumerate().take(n - i0) {
                     let sums: [i32; LANES] = bytemuck::cast(*a);
                     let s_x = scales.get(i0 + r).copied().unwrap_or(0.0);
+                    let at = (i0 + r) * out + o0;
                     match layout {
+                        // A whole block: `dequantize`'s three operations
+                        // on eight lanes at once, in its order.
+                        OutputLayout::Rows if width == LANES => {
+                            let y = _mm256_cvtepi32_ps(*a);
+                            let y = _mm256_mul_ps(_mm256_mul_ps(y, _mm256_set1_ps(s_x)), s_w_v);
+                            let y: [f32; LANES] = bytemuck::cast(_mm256_add_ps(y, bias_v));
+                            if let Some(dst) = outputs.get_mut(at..at + LANES) {
+                                dst.copy_from_slice(&y);
+                            }
+                        }
                         OutputLayout::Rows => {
-                            let at = (i0 + r) * out + o0;
                             if let Some(dst) = outputs.get_mut(at..at + width) {
                                 for (l, d) in dst.iter_mut().enumerate() {
                                     *d = dequantize(sums[l], s_x, s_w[l], bias[l]);
@@ -463,16 +485,72 @@ mod wide {
         }
     }
 
-    /// One group's four rows against the panel: for each chunk, the rows'
+    /// Two groups' eight rows against the panel: for each chunk, each row's
     /// two words broadcast and multiplied with the chunk's two pair vectors.
     #[target_feature(enable = "avx2")]
-    fn group_pass(acc: &mut [__m256i], group: &[u32], panel: &[__m256i]) {
-        for (x, p) in group.chunks_exact(GROUP * 2).zip(panel.chunks_exact(2)) {
-            for (a, xr) in acc.iter_mut().zip(x.chunks_exact(2)) {
-                let even = _mm256_madd_epi16(_mm256_set1_epi32(xr[0] as i32), p[0]);
-                let odd = _mm256_madd_epi16(_mm256_set1_epi32(xr[1] as i32), p[1]);
-                *a = _mm256_add_epi32(*a, _mm256_add_epi32(even, odd));
+    fn groups_pass(acc: &mut [__m256i; 2 * GROUP], g0: &[u32], g1: &[u32], panel: &[__m256i]) {
+        let (lo, hi) = acc.split_at_mut(GROUP);
+        for ((x0, x1), p) in g0
+            .chunks_exact(GROUP * 2)
+            .zip(g1.chunks_exact(GROUP * 2))
+            .zip(panel.chunks_exact(2))
+        {
+            for r in 0..GROUP {
+                for (a, x) in [(&mut lo[r], x0), (&mut hi[r], x1)] {
+                    let even = _mm256_madd_epi16(_mm256_set1_epi32(x[2 * r] as i32), p[0]);
+                    let odd = _mm256_madd_epi16(_mm256_set1_epi32(x[2 * r + 1] as i32), p[1]);
+                    *a = _mm256_add_epi32(*a, _mm256_add_epi32(even, odd));
+                }
             }
+        }
+    }
+
+    /// [`super::quantize_rows`]'s conversion of one row (`rr` of the group
+    /// whose words are `dst`) for rows of whole eight-value blocks, eight
+    /// values per AVX2 operation: the same multiply, add and subtract, then
+    /// a conversion that is exact on the integers they give (NaN set to 0
+    /// and the rest saturated to int16, as Rust's `as i16` does). Returns
+    /// `false`, writing nothing, for other rows or CPUs.
+    pub(super) fn quantize_row(row: &[f32], inv: f32, dst: &mut [u32], rr: usize) -> bool {
+        if row.is_empty()
+            || !row.len().is_multiple_of(2 * CHUNK)
+            || dst.len() < row.len() / CHUNK * GROUP * 2
+            || !std::arch::is_x86_feature_detected!("avx2")
+        {
+            return false;
+        }
+        // SAFETY: `quantize_avx2` is safe code compiled with AVX2 enabled;
+        // calling it needs only a CPU with AVX2, checked above.
+        unsafe { quantize_avx2(row, inv, dst, rr) };
+        true
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn quantize_avx2(row: &[f32], inv: f32, dst: &mut [u32], rr: usize) {
+        let (inv, round) = (_mm256_set1_ps(inv), _mm256_set1_ps(ROUND));
+        let (lo, hi) = (_mm256_set1_epi32(-32_768), _mm256_set1_epi32(32_767));
+        // Lanes [q0 q1 q4 q5 | q2 q3 q6 q7]: the halves then pair up as the
+        // words (q0, q2), (q1, q3) of chunk 0 and (q4, q6), (q5, q7) of chunk 1.
+        let order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+        let slots = dst.chunks_exact_mut(2 * GROUP * 2);
+        for (x, slot) in row.chunks_exact(2 * CHUNK).zip(slots) {
+            let x: [f32; 2 * CHUNK] = [x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]];
+            let x: __m256 = bytemuck::cast(x);
+            let v = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(x, inv), round), round);
+            let nan = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+            let q = _mm256_andnot_si256(nan, _mm256_cvttps_epi32(v));
+            let q = _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
+            let q = _mm256_permutevar8x32_epi32(q, order);
+            let (low, high) = (_mm256_castsi256_si128(q), _mm256_extracti128_si256::<1>(q));
+            let words = _mm_or_si128(
+                _mm_and_si128(low, _mm_set1_epi32(0xffff)),
+                _mm_slli_epi32::<16>(high),
+            );
+            let w: [u32; 4] = bytemuck::cast(words);
+            slot[rr * 2] = w[0];
+            slot[rr * 2 + 1] = w[1];
+            slot[GROUP * 2 + rr * 2] = w[2];
+            slot[GROUP * 2 + rr * 2 + 1] = w[3];
         }
     }
 
@@ -662,6 +740,46 @@ mod tests {
                         assert_eq!(wide_out[i * out + o].to_bits(), y.to_bits());
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn quantized_words_follow_the_documented_layout_on_every_path() {
+        // 64 inputs: the AVX2 conversion on a host that has it. Values with
+        // long mantissas, exact halves (ties), NaN and a zero row.
+        let (n, fan_in) = (6, 64);
+        let mut x: Vec<f32> = (0..n * fan_in)
+            .map(|i| libm::sinf(i as f32 * 0.37) * 1.0e3 + (i % 7) as f32 * 0.5)
+            .collect();
+        x[5] = f32::NAN;
+        x[fan_in * 2..fan_in * 3].fill(0.0);
+        x[fan_in * 3 + 9] = -3.0e4;
+        let mut words = vec![0u32; quantized_words(n, fan_in)];
+        let mut scales = vec![0.0f32; 8];
+        quantize_rows(&x, n, fan_in, &mut words, &mut scales);
+        let c = chunks(fan_in);
+        for r in 0..8 {
+            let row = if r < n {
+                &x[r * fan_in..(r + 1) * fan_in]
+            } else {
+                &[][..]
+            };
+            let m = max_abs(row);
+            let inv = if m > 0.0 { Q_MAX as f32 / m } else { 0.0 };
+            let q = |i: usize| {
+                let v = row.get(i).copied().unwrap_or(0.0);
+                u32::from(((v * inv + ROUND) - ROUND) as i16 as u16)
+            };
+            for k in 0..c {
+                let at = (((r / GROUP) * c + k) * GROUP + r % GROUP) * 2;
+                let i = 4 * k;
+                assert_eq!(words[at], q(i) | (q(i + 2) << 16), "row {r} chunk {k}");
+                assert_eq!(
+                    words[at + 1],
+                    q(i + 1) | (q(i + 3) << 16),
+                    "row {r} chunk {k}"
+                );
             }
         }
     }
