@@ -224,18 +224,6 @@ pub(crate) fn dequantize(acc: i32, s_x: f32, s_w: f32, b: f32) -> f32 {
     acc as f32 * s_x * s_w + b
 }
 
-/// Writes output `o` of input row `i`.
-#[inline(always)]
-fn put(outputs: &mut [f32], layout: OutputLayout, out: usize, i: usize, o: usize, y: f32) {
-    let at = match layout {
-        OutputLayout::Rows => i * out + o,
-        OutputLayout::Columns { stride } => o * stride + i,
-    };
-    if let Some(slot) = outputs.get_mut(at) {
-        *slot = y;
-    }
-}
-
 /// `outputs[i][o] = bias[o] + s_x[i] · scale[o] · Σ q[i][k] · w[o][k]` for the
 /// `n` rows that [`quantize_rows`] packed into `words`/`scales`.
 pub fn linear_q_rows(
@@ -303,11 +291,21 @@ pub fn linear_q_rows(
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 #[allow(unsafe_code)]
 mod wide {
-    use super::{
-        chunks, dequantize, put, weight_chunk, LinearI8, OutputLayout, CHUNK, GROUP, ROUND,
-    };
+    use super::{chunks, dequantize, weight_chunk, LinearI8, OutputLayout, CHUNK, GROUP, ROUND};
     use crate::kernels::f32s;
     use core::arch::x86_64::*;
+
+    /// Writes output `o` of input row `i`.
+    #[inline(always)]
+    fn put(outputs: &mut [f32], layout: OutputLayout, out: usize, i: usize, o: usize, y: f32) {
+        let at = match layout {
+            OutputLayout::Rows => i * out + o,
+            OutputLayout::Columns { stride } => o * stride + i,
+        };
+        if let Some(slot) = outputs.get_mut(at) {
+            *slot = y;
+        }
+    }
 
     /// Outputs per panel: eight `i32` lanes.
     const LANES: usize = 8;
