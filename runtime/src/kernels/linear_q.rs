@@ -122,18 +122,23 @@ pub fn quantize_rows(
 }
 
 /// The largest `|x|` of a row (NaN ignored), in eight independent lanes:
-/// `max` is exact, so any order gives the same value.
+/// the maximum is exact, so any order gives the same value. A comparison,
+/// not `f32::max`, whose NaN handling costs the M4 two more instructions.
 #[inline(always)]
 fn max_abs(row: &[f32]) -> f32 {
+    let larger = |m: f32, v: f32| if v > m { v } else { m };
     let mut lanes = [0.0f32; 8];
     let mut xs = row.chunks_exact(8);
     for x in &mut xs {
         for (m, &v) in lanes.iter_mut().zip(x) {
-            *m = m.max(v.abs());
+            *m = larger(*m, v.abs());
         }
     }
-    let tail = xs.remainder().iter().fold(0.0f32, |m, &v| m.max(v.abs()));
-    lanes.iter().fold(tail, |m, &v| m.max(v))
+    let tail = xs
+        .remainder()
+        .iter()
+        .fold(0.0f32, |m, &v| larger(m, v.abs()));
+    lanes.iter().fold(tail, |m, &v| larger(m, v))
 }
 
 #[cfg_attr(all(target_arch = "arm", target_feature = "dsp"), allow(dead_code))]
