@@ -8,7 +8,11 @@ use super::exp;
 #[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 #[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 pub fn softmax_in_place(values: &mut [f32]) {
-    let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    // A comparison, not `f32::max` (whose NaN and zero ordering cost the
+    // Cortex-M4 more instructions); NaN is skipped either way.
+    let max = values
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
     let mut sum = 0.0f32;
     for v in values.iter_mut() {
         *v = exp(*v - max);
