@@ -12,6 +12,14 @@ use crate::kernels::{
 };
 use crate::model_file::{linear, Model, ScratchLayout, MAX_TOKENS, MAX_TOP_K};
 
+/// [`embedding_bag_i8`] compiled for AVX2 (the same operations in the same
+/// order, so the same bits), like the forward pass.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2")]
+fn embed_avx2(table: &[u8], scales: &[u8], dim: usize, tokens: &[u16], out: &mut [f32]) {
+    embedding_bag_i8(table, scales, dim, tokens, out);
+}
+
 /// `max(x, 0)` as a comparison (NaN gives 0, as `f32::max` would): on the
 /// Cortex-M4 `f32::max` also orders the zeros and NaN, several instructions
 /// more per value.
@@ -136,6 +144,16 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
             self.unfamiliar += 1;
         }
         if let Some(x) = self.scratch.get_mut(big + i * d..big + (i + 1) * d) {
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                #[allow(unsafe_code)]
+                // SAFETY: `embed_avx2` is safe code compiled with AVX2
+                // enabled; calling it needs only a CPU with AVX2, checked above.
+                unsafe {
+                    embed_avx2(b.embedding.values, b.embedding.scales, d, tokens, x);
+                }
+                return;
+            }
             embedding_bag_i8(b.embedding.values, b.embedding.scales, d, tokens, x);
         }
     }

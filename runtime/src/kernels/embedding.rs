@@ -5,6 +5,7 @@ use super::f32_at;
 ///
 /// Matches the trainer's embedding bag: each row is multiplied by `1/n` and
 /// the rows are summed in token order.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 pub fn embedding_bag_i8(
     table: &[u8],
     scales: &[u8],
