@@ -61,26 +61,27 @@ pub(super) fn sxtb16_ror8(w: u32) -> u32 {
     r
 }
 
-/// Four rows' sums over the first `chunks` chunks of one weight row (see
+/// Four rows' sums over the first `2 · pairs` chunks of one weight row (see
 /// `linear_q`: `group` is the group's words, eight per chunk; `row` the int8
 /// weights, four per chunk), or `None` when the slices are shorter than
 /// that. One weight word (`LDR`, two `SXTB16`) serves the four rows, whose
-/// two words each come with one `LDRD`: 18 instructions per 16
-/// multiply-accumulates, all in registers (the same loop in Rust spilled
-/// half its accumulators to the stack and took 45).
+/// two words each come with one post-incrementing `LDRD`; two chunks per
+/// pass: 30 instructions per 32 multiply-accumulates, all in registers (the
+/// same loop in Rust spilled half its accumulators to the stack and took 45
+/// per 16).
 #[inline(always)]
-pub(super) fn group_sums(group: &[u32], row: &[u8], chunks: usize) -> Option<[i32; 4]> {
-    let (group, row) = (group.get(..chunks * 8)?, row.get(..chunks * 4)?);
+pub(super) fn group_sums(group: &[u32], row: &[u8], pairs: usize) -> Option<[i32; 4]> {
+    let (group, row) = (group.get(..pairs * 16)?, row.get(..pairs * 8)?);
     let (mut a0, mut a1, mut a2, mut a3) = (0i32, 0i32, 0i32, 0i32);
-    if chunks == 0 {
+    if pairs == 0 {
         return Some([0; 4]);
     }
-    let end = row.as_ptr().wrapping_add(chunks * 4);
-    // SAFETY: the loop reads `row[..4 * chunks]` (one word per pass, `LDR`
-    // allows an unaligned address on the M4) and `group[..8 * chunks]`
+    let end = row.as_ptr().wrapping_add(pairs * 8);
+    // SAFETY: the loop reads `row[..8 * pairs]` (one word per chunk, `LDR`
+    // allows an unaligned address on the M4) and `group[..16 * pairs]`
     // (word-aligned, as `LDRD` needs, since it is a `u32` slice), both
     // checked above, and stops when the weight pointer reaches `end`
-    // (`chunks ≥ 1` passes); it writes no memory and only the registers
+    // (`pairs ≥ 1` passes); it writes no memory and only the registers
     // named here.
     unsafe {
         core::arch::asm!(
@@ -88,19 +89,33 @@ pub(super) fn group_sums(group: &[u32], row: &[u8], chunks: usize) -> Option<[i3
             "ldr {w}, [{wp}], #4",
             "sxtb16 {lo}, {w}",
             "sxtb16 {w}, {w}, ror #8",
-            "ldrd {x0}, {x1}, [{xp}]",
+            "ldrd {x0}, {x1}, [{xp}], #8",
             "smlad {a0}, {x0}, {lo}, {a0}",
             "smlad {a0}, {x1}, {w}, {a0}",
-            "ldrd {x0}, {x1}, [{xp}, #8]",
+            "ldrd {x0}, {x1}, [{xp}], #8",
             "smlad {a1}, {x0}, {lo}, {a1}",
             "smlad {a1}, {x1}, {w}, {a1}",
-            "ldrd {x0}, {x1}, [{xp}, #16]",
+            "ldrd {x0}, {x1}, [{xp}], #8",
             "smlad {a2}, {x0}, {lo}, {a2}",
             "smlad {a2}, {x1}, {w}, {a2}",
-            "ldrd {x0}, {x1}, [{xp}, #24]",
+            "ldrd {x0}, {x1}, [{xp}], #8",
             "smlad {a3}, {x0}, {lo}, {a3}",
             "smlad {a3}, {x1}, {w}, {a3}",
-            "adds {xp}, {xp}, #32",
+            "ldr {w}, [{wp}], #4",
+            "sxtb16 {lo}, {w}",
+            "sxtb16 {w}, {w}, ror #8",
+            "ldrd {x0}, {x1}, [{xp}], #8",
+            "smlad {a0}, {x0}, {lo}, {a0}",
+            "smlad {a0}, {x1}, {w}, {a0}",
+            "ldrd {x0}, {x1}, [{xp}], #8",
+            "smlad {a1}, {x0}, {lo}, {a1}",
+            "smlad {a1}, {x1}, {w}, {a1}",
+            "ldrd {x0}, {x1}, [{xp}], #8",
+            "smlad {a2}, {x0}, {lo}, {a2}",
+            "smlad {a2}, {x1}, {w}, {a2}",
+            "ldrd {x0}, {x1}, [{xp}], #8",
+            "smlad {a3}, {x0}, {lo}, {a3}",
+            "smlad {a3}, {x1}, {w}, {a3}",
             "cmp {wp}, {end}",
             "bne 2b",
             wp = inout(reg) row.as_ptr() => _,

@@ -190,8 +190,12 @@ fn weight_chunk(row: &[u8], k: usize) -> u32 {
 #[inline(always)]
 fn group_sums(group: &[u32], row: &[u8], c: usize) -> [i32; GROUP] {
     let full = (row.len() / CHUNK).min(c);
+    // The assembly takes chunks two at a time; an odd one goes below.
     #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
-    let mut acc = super::dsp::group_sums(group, row, full).unwrap_or([0; GROUP]);
+    let (mut acc, full) = (
+        super::dsp::group_sums(group, row, full / 2).unwrap_or([0; GROUP]),
+        full / 2 * 2,
+    );
     #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
     let mut acc = {
         let mut acc = [0i32; GROUP];
@@ -202,9 +206,9 @@ fn group_sums(group: &[u32], row: &[u8], c: usize) -> [i32; GROUP] {
         }
         acc
     };
-    if full < c {
-        if let Some(x) = group.get(full * GROUP * 2..(full + 1) * GROUP * 2) {
-            chunk_sums(&mut acc, x, weight_chunk(row, full));
+    for k in full..c {
+        if let Some(x) = group.get(k * GROUP * 2..(k + 1) * GROUP * 2) {
+            chunk_sums(&mut acc, x, weight_chunk(row, k));
         }
     }
     acc
