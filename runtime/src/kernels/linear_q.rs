@@ -335,7 +335,15 @@ mod wide {
         if chunks(layer.inputs) * 2 > MAX_PAIRS || !std::arch::is_x86_feature_detected!("avx2") {
             return false;
         }
-        if std::arch::is_x86_feature_detected!("avxvnni") {
+        if chunks(layer.inputs) * 2 <= SMALL_PAIRS
+            && std::arch::is_x86_feature_detected!("avx512vnni")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+        {
+            // SAFETY: `linear_512` is safe code compiled with AVX-512 (F,
+            // BW, VNNI); calling it needs only a CPU with them, checked
+            // above.
+            unsafe { linear_512(layer, words, scales, n, outputs, layout) };
+        } else if std::arch::is_x86_feature_detected!("avxvnni") {
             // SAFETY: `linear_vnni` is safe code compiled with AVX2 and
             // AVX-VNNI enabled; calling it needs only a CPU with both,
             // checked above.
@@ -423,8 +431,6 @@ mod wide {
         let c = chunks(fan_in);
         let pairs = 2 * c;
         let mut panel = [_mm256_setzero_si256(); PAIRS];
-        let mut s_w = [0.0f32; LANES];
-        let mut bias = [0.0f32; LANES];
         let (mut all_s, mut all_b) = (f32s(layer.scales), f32s(layer.bias));
         for (block, rows) in layer.weight[..out * fan_in]
             .chunks(LANES * fan_in)
@@ -432,49 +438,24 @@ mod wide {
         {
             let o0 = block * LANES;
             let width = rows.len() / fan_in;
-            for l in 0..LANES {
-                s_w[l] = if l < width {
-                    all_s.next().unwrap_or(0.0)
-                } else {
-                    0.0
-                };
-                bias[l] = if l < width {
-                    all_b.next().unwrap_or(0.0)
-                } else {
-                    0.0
-                };
-            }
+            let (s_w, bias) = block_scales::<LANES>(&mut all_s, &mut all_b, width);
             // Pair 2k holds inputs (4k, 4k+2), pair 2k+1 (4k+1, 4k+3): the
             // order of the quantized words. Chunk k of the eight rows is one
             // vector of eight words; shifting its 16-bit halves left and
             // right by 8 is SXTB16 in every lane, shifting right alone is
             // SXTB16 ROR 8.
             for (k, p) in panel.chunks_exact_mut(2).take(c).enumerate() {
-                let mut lanes = [0u32; LANES];
-                for (l, row) in rows.chunks_exact(fan_in).enumerate() {
-                    lanes[l] = weight_chunk(row, k);
-                }
-                let v: __m256i = bytemuck::cast(lanes);
+                let v: __m256i = bytemuck::cast(chunk_lanes::<LANES>(rows, fan_in, k));
                 p[0] = _mm256_srai_epi16::<8>(_mm256_slli_epi16::<8>(v));
                 p[1] = _mm256_srai_epi16::<8>(v);
             }
             // Two groups (eight rows) per pass; each group's chunk k is
             // eight consecutive words.
-            let group_words = GROUP * 2 * c;
-            for (pass, gs) in words.chunks(2 * group_words).enumerate() {
-                let i0 = pass * 2 * GROUP;
-                if i0 >= n {
-                    break;
-                }
-                let (g0, g1) = gs.split_at(group_words.min(gs.len()));
-                // A lone last group runs as both halves; the copy's sums
-                // are not stored.
-                let g1 = if g1.is_empty() { g0 } else { g1 };
+            let (s_w_v, bias_v): (__m256, __m256) = (bytemuck::cast(s_w), bytemuck::cast(bias));
+            passes(words, c, n, |i0, g0, g1| {
                 let mut acc = [_mm256_setzero_si256(); 2 * GROUP];
                 group_pass(&mut acc, g0, g1, &panel[..pairs]);
-                let (s_w_v, bias_v): (__m256, __m256) = (bytemuck::cast(s_w), bytemuck::cast(bias));
                 for (r, a) in acc.iter().enumerate().take(n - i0) {
-                    let sums: [i32; LANES] = bytemuck::cast(*a);
                     let s_x = scales.get(i0 + r).copied().unwrap_or(0.0);
                     let at = (i0 + r) * out + o0;
                     match layout {
@@ -488,22 +469,146 @@ mod wide {
                                 dst.copy_from_slice(&y);
                             }
                         }
-                        OutputLayout::Rows => {
-                            if let Some(dst) = outputs.get_mut(at..at + width) {
-                                for (l, d) in dst.iter_mut().enumerate() {
-                                    *d = dequantize(sums[l], s_x, s_w[l], bias[l]);
-                                }
-                            }
-                        }
-                        OutputLayout::Columns { .. } => {
-                            for l in 0..width {
-                                let y = dequantize(sums[l], s_x, s_w[l], bias[l]);
-                                put(outputs, layout, out, i0 + r, o0 + l, y);
-                            }
+                        _ => {
+                            let shape = (out, i0 + r, o0, width);
+                            let sums = bytemuck::cast(*a);
+                            store_lanes::<LANES>(outputs, layout, shape, sums, s_x, &s_w, &bias);
                         }
                     }
                 }
+            });
+        }
+    }
+
+    /// Chunk `k` of each of the block's weight rows (up to `L`), one word per lane.
+    #[inline(always)]
+    fn chunk_lanes<const L: usize>(rows: &[u8], fan_in: usize, k: usize) -> [u32; L] {
+        let mut lanes = [0u32; L];
+        for (l, row) in lanes.iter_mut().zip(rows.chunks_exact(fan_in)) {
+            *l = weight_chunk(row, k);
+        }
+        lanes
+    }
+
+    /// Dequantizes and stores one row's `width` sums of a block one by one
+    /// (a partial block, or the column layout).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn store_lanes<const L: usize>(
+        outputs: &mut [f32],
+        layout: OutputLayout,
+        (out, i, o0, width): (usize, usize, usize, usize),
+        sums: [i32; L],
+        s_x: f32,
+        s_w: &[f32; L],
+        bias: &[f32; L],
+    ) {
+        for l in 0..width.min(L) {
+            let y = dequantize(sums[l], s_x, s_w[l], bias[l]);
+            put(outputs, layout, out, i, o0 + l, y);
+        }
+    }
+
+    /// The scales and biases of one block of `L` outputs (`width` real ones,
+    /// the rest zero), taken from the layer's iterators.
+    #[inline(always)]
+    fn block_scales<const L: usize>(
+        all_s: &mut impl Iterator<Item = f32>,
+        all_b: &mut impl Iterator<Item = f32>,
+        width: usize,
+    ) -> ([f32; L], [f32; L]) {
+        let (mut s_w, mut bias) = ([0.0f32; L], [0.0f32; L]);
+        for (sw, b) in s_w.iter_mut().zip(&mut bias).take(width) {
+            *sw = all_s.next().unwrap_or(0.0);
+            *b = all_b.next().unwrap_or(0.0);
+        }
+        (s_w, bias)
+    }
+
+    /// Calls `f(i0, g0, g1)` for each pass of two groups (eight rows from
+    /// row `i0`) of the `n` quantized rows in `words`; a lone last group
+    /// comes as both halves (the copy's sums are not stored).
+    #[inline(always)]
+    fn passes(words: &[u32], c: usize, n: usize, mut f: impl FnMut(usize, &[u32], &[u32])) {
+        let group_words = GROUP * 2 * c;
+        for (pass, gs) in words.chunks(2 * group_words).enumerate() {
+            let i0 = pass * 2 * GROUP;
+            if i0 >= n {
+                break;
             }
+            let (g0, g1) = gs.split_at(group_words.min(gs.len()));
+            f(i0, g0, if g1.is_empty() { g0 } else { g1 });
+        }
+    }
+
+    /// The VNNI pass on 512-bit registers: sixteen outputs per panel
+    /// vector, so each broadcast input pair feeds sixteen sums instead of
+    /// eight (AVX-512's 32 registers hold the eight rows' accumulators and
+    /// the panel's two vectors with room to spare).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    fn linear_512(
+        layer: &LinearI8<'_>,
+        words: &[u32],
+        scales: &[f32],
+        n: usize,
+        outputs: &mut [f32],
+        layout: OutputLayout,
+    ) {
+        const WIDE: usize = 16;
+        let (fan_in, out) = (layer.inputs, layer.out);
+        let c = chunks(fan_in);
+        let mut panel = [_mm512_setzero_si512(); SMALL_PAIRS];
+        let (mut all_s, mut all_b) = (f32s(layer.scales), f32s(layer.bias));
+        for (block, rows) in layer.weight[..out * fan_in]
+            .chunks(WIDE * fan_in)
+            .enumerate()
+        {
+            let o0 = block * WIDE;
+            let width = rows.len() / fan_in;
+            let (s_w, bias) = block_scales::<WIDE>(&mut all_s, &mut all_b, width);
+            for (k, p) in panel.chunks_exact_mut(2).take(c).enumerate() {
+                let v: __m512i = bytemuck::cast(chunk_lanes::<WIDE>(rows, fan_in, k));
+                p[0] = _mm512_srai_epi16::<8>(_mm512_slli_epi16::<8>(v));
+                p[1] = _mm512_srai_epi16::<8>(v);
+            }
+            let (s_w_v, bias_v): (__m512, __m512) = (bytemuck::cast(s_w), bytemuck::cast(bias));
+            passes(words, c, n, |i0, g0, g1| {
+                let mut acc = [_mm512_setzero_si512(); 2 * GROUP];
+                let (lo, hi) = acc.split_at_mut(GROUP);
+                for ((x0, x1), p) in g0
+                    .chunks_exact(GROUP * 2)
+                    .zip(g1.chunks_exact(GROUP * 2))
+                    .zip(panel[..2 * c].chunks_exact(2))
+                {
+                    for (half, p) in p.iter().enumerate() {
+                        for r in 0..GROUP {
+                            let a = _mm512_set1_epi32(x0[2 * r + half] as i32);
+                            let b = _mm512_set1_epi32(x1[2 * r + half] as i32);
+                            lo[r] = _mm512_dpwssd_epi32(lo[r], a, *p);
+                            hi[r] = _mm512_dpwssd_epi32(hi[r], b, *p);
+                        }
+                    }
+                }
+                for (r, a) in acc.iter().enumerate().take(n - i0) {
+                    let s_x = scales.get(i0 + r).copied().unwrap_or(0.0);
+                    let at = (i0 + r) * out + o0;
+                    match layout {
+                        OutputLayout::Rows if width == WIDE => {
+                            let y = _mm512_cvtepi32_ps(*a);
+                            let y = _mm512_mul_ps(_mm512_mul_ps(y, _mm512_set1_ps(s_x)), s_w_v);
+                            let y: [f32; WIDE] = bytemuck::cast(_mm512_add_ps(y, bias_v));
+                            if let Some(dst) = outputs.get_mut(at..at + WIDE) {
+                                dst.copy_from_slice(&y);
+                            }
+                        }
+                        _ => {
+                            let shape = (out, i0 + r, o0, width);
+                            let sums = bytemuck::cast(*a);
+                            store_lanes::<WIDE>(outputs, layout, shape, sums, s_x, &s_w, &bias);
+                        }
+                    }
+                }
+            });
         }
     }
 
