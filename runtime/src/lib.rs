@@ -31,8 +31,8 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 // `unsafe` only where allowed by name, each with a `// SAFETY:` comment:
-// entering AVX2 / AVX-VNNI builds after checking the CPU has them (scorer.rs,
-// kernels/linear_q.rs; `std` on x86-64 only), and the Cortex-M4 DSP
+// entering AVX2 / AVX-VNNI / AVX-512 builds after checking the CPU has them
+// (scorer.rs, kernels/linear_q.rs; `std` on x86-64 only), and the Cortex-M4 DSP
 // instructions (kernels/dsp.rs; no stable intrinsics exist for them).
 #![deny(unsafe_code)]
 
