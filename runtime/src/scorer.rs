@@ -335,13 +335,12 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         // The quantized rows are words; f32 and u32 have one size and alignment.
         let xq: &mut [u32] = bytemuck::cast_slice_mut(xq);
         let rows = OutputLayout::Rows;
-        // `quantize_rows` makes a layer input's int16 rows once; then any
-        // number of layers with that input (query, key and value share
-        // one) multiply them in `linear_q_rows`.
         if let Some(z) = zeroed.filter(|&z| z < n) {
             big[z * d..(z + 1) * d].fill(0.0);
         }
         // Projection: each line's own representation (kept for pooling).
+        // Each linear layer's input is quantized once (`quantize_rows`);
+        // layers sharing an input (query, key, value) all multiply it.
         quantize_rows(big, n, d, xq, xs);
         linear_q_rows(&linear(&body.projection), xq, xs, n, own, rows);
         h[..n * hd].copy_from_slice(&own[..n * hd]);
@@ -371,8 +370,8 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
             // so one query's scores against all keys are vector operations.
             linear_q_rows(&lk, xq, xs, n, kk, OutputLayout::Columns { stride: w });
             linear_q_rows(&lv, xq, xs, n, v, rows);
-            // Self-attention, four query rows (then one) and a head at a
-            // time; context into `a`.
+            // Self-attention, `ATTENTION_ROWS` query rows (then one) and a
+            // head at a time; context into `a`.
             let at = Attention {
                 n,
                 w,

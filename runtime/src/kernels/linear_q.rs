@@ -872,8 +872,9 @@ mod tests {
     }
 
     #[test]
-    fn quantized_words_follow_the_documented_layout_on_every_path() {
-        // 64 inputs: the AVX2 conversion on a host that has it. Values with
+    fn quantized_words_follow_the_documented_layout() {
+        // 64 inputs: the AVX2 conversion on a host that has it (the
+        // portable one elsewhere). Values with
         // long mantissas, exact halves (ties), NaN and a zero row.
         let (n, fan_in) = (6, 64);
         let mut x: Vec<f32> = (0..n * fan_in)

@@ -1,53 +1,27 @@
 /// `out[j] = Σ_t weights[t] · rows[t * stride + j]`, each sum running over
 /// `t` in order from 0.
 ///
-/// One kernel for three places: attention scores (query features times
-/// column-major keys), attention context (probabilities times values) and
-/// attention pooling (weights times line projections). Eight outputs at a
-/// time are kept in a local array, which the compiler holds in registers
-/// across the whole sum instead of loading and storing `out` per term. The
-/// order of each sum is the same as a plain loop's, so the bits are too.
-/// Rows that `rows` does not hold contribute nothing.
+/// The one-vector case of [`weighted_rows_r`] (attention pooling: weights
+/// times line projections). Eight outputs at a time are kept in a local
+/// array, which the compiler holds in registers across the whole sum
+/// instead of loading and storing `out` per term. The order of each sum is
+/// the same as a plain loop's, so the bits are too. Rows that `rows` does
+/// not hold contribute nothing.
 // Always inlined on x86-64 hosts, so the AVX2 build of the forward pass
 // compiles it for AVX2 (a separate copy would be SSE2); on the M4 inlining
 // everything raised register pressure and cost 1.5% more instructions.
 #[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 #[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 pub fn weighted_rows(weights: &[f32], rows: &[f32], stride: usize, out: &mut [f32]) {
-    const LANES: usize = 8;
-    let mut chunks = out.chunks_exact_mut(LANES);
-    let mut j0 = 0;
-    for chunk in &mut chunks {
-        let mut acc = [0.0f32; LANES];
-        for (t, &w) in weights.iter().enumerate() {
-            let Some(row) = rows.get(t * stride + j0..t * stride + j0 + LANES) else {
-                break;
-            };
-            for (a, &x) in acc.iter_mut().zip(row) {
-                *a += w * x;
-            }
-        }
-        chunk.copy_from_slice(&acc);
-        j0 += LANES;
-    }
-    for (j, o) in chunks.into_remainder().iter_mut().enumerate() {
-        let mut acc = 0.0f32;
-        for (t, &w) in weights.iter().enumerate() {
-            let Some(&x) = rows.get(t * stride + j0 + j) else {
-                break;
-            };
-            acc += w * x;
-        }
-        *o = acc;
-    }
+    weighted_rows_r([weights], rows, stride, [out]);
 }
 
 /// [`weighted_rows`] for `R` weight vectors against the same `rows`:
 /// `outs[r][j] = Σ_t weights[r][t] · rows[t * stride + j]`, each sum in `t`
 /// order from 0, so every output has the bits [`weighted_rows`] gives it.
 ///
-/// Each loaded row chunk serves `R` sums (the attention of `R` queries at
-/// once), instead of being loaded again per query.
+/// Each loaded row chunk serves `R` sums (attention scores and context of
+/// `R` queries at once), instead of being loaded again per query.
 // Always inlined on x86-64 hosts, so the AVX2 build of the forward pass
 // compiles it for AVX2 (a separate copy would be SSE2); on the M4 inlining
 // everything raised register pressure and cost 1.5% more instructions.
