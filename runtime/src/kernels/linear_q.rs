@@ -80,8 +80,13 @@ pub fn quantize_rows(
                 &[]
             };
             let largest = max_abs(row);
-            let (inv, scale) = if largest > 0.0 && largest.is_finite() {
-                (q_max / largest, largest / q_max)
+            // A row so small that `q_max / largest` overflows (below about
+            // 1e-34) quantizes to zeros like an all-zero row: an infinite
+            // `inv` would turn its zeros into NaN and its values into
+            // infinities, which the conversions saturate differently.
+            let inv = q_max / largest;
+            let (inv, scale) = if largest > 0.0 && largest.is_finite() && inv.is_finite() {
+                (inv, largest / q_max)
             } else {
                 (0.0, 0.0)
             };
@@ -94,7 +99,13 @@ pub fn quantize_rows(
             if wide::quantize_row(row, inv, dst, rr) {
                 continue;
             }
-            let q = |x: f32| u32::from(((x * inv + ROUND) - ROUND) as i16 as u16);
+            // `as i32` then a clamp is `as i16` (NaN to 0, saturation) in
+            // two instructions on the M4 (`VCVT`, `SSAT`); `as i16` from a
+            // float compiled to three compare-and-branch sequences.
+            let q = |x: f32| {
+                let r = ((x * inv + ROUND) - ROUND) as i32;
+                u32::from(r.clamp(-Q_MAX - 1, Q_MAX) as i16 as u16)
+            };
             let mut xs = row.chunks_exact(CHUNK);
             let mut slots = dst.chunks_exact_mut(GROUP * 2);
             for (x, slot) in (&mut xs).zip(&mut slots) {
@@ -262,6 +273,26 @@ pub fn linear_q_rows(
         let live = (n - i0).min(GROUP);
         let s_x: [f32; GROUP] =
             core::array::from_fn(|r| scales.get(i0 + r).copied().unwrap_or(0.0));
+        // On the M4 a whole group of four rows goes through one assembly
+        // block: every output's sums, dequantized and stored.
+        #[cfg(all(target_arch = "arm", target_feature = "dsp", target_abi = "eabihf"))]
+        if live == GROUP {
+            let (first, row_step, o_step) = match layout {
+                OutputLayout::Rows => (i0 * out, out, 1),
+                OutputLayout::Columns { stride } => (i0, 1, stride),
+            };
+            let slices = (
+                layer.weight.get(..out * fan_in),
+                layer.scales.get(..out * 4),
+                layer.bias.get(..out * 4),
+            );
+            if let (Some(w), Some(s_w), Some(b)) = slices {
+                let (i, steps) = (first, (row_step, o_step));
+                if super::dsp::group_outputs(group, w, s_w, b, fan_in, s_x, outputs, i, steps) {
+                    continue;
+                }
+            }
+        }
         let rows = layer.weight.chunks_exact(fan_in).take(out);
         for (o, ((row, s_w), b)) in rows
             .zip(f32s(layer.scales))
@@ -817,6 +848,23 @@ mod tests {
         // Row 1: NaN → 0, -2.0 is the largest magnitude → -32767.
         let (lo, hi) = halves(words[2]);
         assert_eq!((lo, hi), (0, -Q_MAX));
+    }
+
+    #[test]
+    fn rows_too_small_for_their_scale_quantize_to_zero() {
+        // 32,767 / 1e-37 overflows f32: without the guard `inv` would be
+        // infinite, zeros would become NaN and the AVX2 and portable
+        // conversions would saturate the rest to opposite ends.
+        for fan_in in [5, 8] {
+            let x: Vec<f32> = (0..fan_in)
+                .map(|i| if i % 2 == 0 { 1e-37 } else { 0.0 })
+                .collect();
+            let mut words = vec![7u32; quantized_words(1, fan_in)];
+            let mut scales = [1.0f32; GROUP];
+            quantize_rows(&x, 1, fan_in, &mut words, &mut scales);
+            assert_eq!(scales[0], 0.0);
+            assert!(words.iter().all(|&w| w == 0), "fan_in {fan_in}: {words:?}");
+        }
     }
 
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
