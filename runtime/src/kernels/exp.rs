@@ -23,9 +23,21 @@ const ROUND: f32 = 12_582_912.0;
 /// `x = n·ln2 + r` with `|r| ≤ ln2/2`, Cephes' degree-6 polynomial for
 /// `e^r`, then `2^n` built in the exponent bits.
 #[inline(always)]
-#[allow(clippy::cast_possible_wrap, clippy::cast_sign_loss)]
 pub fn exp(x: f32) -> f32 {
-    let clamped = x.clamp(EXP_MIN, EXP_MAX);
+    exp_of_clamped(x, x.clamp(EXP_MIN, EXP_MAX))
+}
+
+/// [`exp`] for `x ≤ 0` or NaN (softmax's `v − max`), bit for bit: only the
+/// lower clamp can apply there, and dropping the upper one saves the
+/// Cortex-M4 a compare-and-select per value (about nine thousand per bag).
+#[inline(always)]
+pub fn exp_nonpositive(x: f32) -> f32 {
+    exp_of_clamped(x, if x < EXP_MIN { EXP_MIN } else { x })
+}
+
+#[inline(always)]
+#[allow(clippy::cast_possible_wrap, clippy::cast_sign_loss)]
+fn exp_of_clamped(x: f32, clamped: f32) -> f32 {
     let shifted = clamped * LOG2E + ROUND;
     let n = shifted - ROUND;
     // The integer n sits in the low mantissa bits of `shifted`.
@@ -75,6 +87,19 @@ mod tests {
         }
         assert!(worst <= 2, "worst error {worst} ulp");
         assert_eq!(exp(0.0), 1.0);
+    }
+
+    #[test]
+    fn exp_nonpositive_is_exp_bit_for_bit() {
+        let mut x = 0.0f32;
+        while x > -100.0 {
+            assert_eq!(exp_nonpositive(x).to_bits(), exp(x).to_bits(), "x = {x}");
+            x -= 0.013_7;
+        }
+        for x in [-0.0, f32::NEG_INFINITY, f32::MIN, -87.0, -87.000_01] {
+            assert_eq!(exp_nonpositive(x).to_bits(), exp(x).to_bits(), "x = {x}");
+        }
+        assert!(exp_nonpositive(f32::NAN).is_nan());
     }
 
     #[test]

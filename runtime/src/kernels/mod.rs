@@ -18,7 +18,7 @@ mod weighted_rows;
 
 pub use dot::{dot, dot_i8};
 pub use embedding::embedding_bag_i8;
-pub use exp::{exp, tanh};
+pub use exp::tanh;
 pub use layer_norm::layer_norm;
 pub use linear::{linear_i8, LinearI8, OutputLayout};
 pub use linear_q::{linear_q_rows, quantize_rows, quantized_words, GROUP};

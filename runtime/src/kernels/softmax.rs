@@ -1,6 +1,6 @@
-use super::exp;
+use super::exp::exp_nonpositive;
 
-/// Numerically stable softmax in place (max subtracted, [`exp`]); the sum
+/// Numerically stable softmax in place (max subtracted, [`exp_nonpositive`]); the sum
 /// runs in order.
 // Always inlined on x86-64 hosts, so the AVX2 build of the forward pass
 // compiles it for AVX2 (a separate copy would be SSE2); on the M4 inlining
@@ -15,7 +15,8 @@ pub fn softmax_in_place(values: &mut [f32]) {
         .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
     let mut sum = 0.0f32;
     for v in values.iter_mut() {
-        *v = exp(*v - max);
+        // `v − max` is ≤ 0 (or NaN).
+        *v = exp_nonpositive(*v - max);
     }
     for v in values.iter() {
         sum += *v;
