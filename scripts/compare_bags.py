@@ -121,7 +121,8 @@ def main():
         }
         if cal:
             # cortex-m 0.7.10's `asm::delay(n)` loops n + 1 times over
-            # `subs; bne`: 8,000,002 instructions for n = 4,000,000.
+            # `subs; bne`: 8,000,002 instructions for n = 4,000,000 (the C
+            # firmware's `delay` loops the same).
             per_tick = 8_000_002 / cal
             figures["instructions_per_tick"] = per_tick
             figures["median_instructions_per_bag"] = statistics.median(ticks) * per_tick

@@ -61,11 +61,12 @@ static uint32_t ticks_since(uint32_t start)
     return (start - ticks_now()) & 0x00FFFFFFu;
 }
 
-/* 1 + n/2 iterations of a two-instruction loop: n + 2 instructions, as
-   cortex_m::asm::delay in firmware-example. */
+/* n + 1 iterations of a two-instruction loop: 2n + 2 instructions, as
+   cortex_m::asm::delay (0.7.10) in firmware-example, so both calibration
+   lines mean the same count (scripts/compare_bags.py). */
 static void delay(uint32_t n)
 {
-    uint32_t count = 1u + n / 2u;
+    uint32_t count = n + 1u;
     __asm__ volatile("1: subs %0, #1\n\tbne 1b" : "+r"(count) : : "cc");
 }
 
