@@ -245,6 +245,18 @@ impl<'a> Model<'a> {
         ScratchLayout::new(self.config()).total
     }
 
+    /// f32 values of scratch with which a [`crate::LineStream`] also keeps
+    /// the rows its overlapping windows share (each line's own projection
+    /// and first-layer query, key and value, for the `window − stride` lines
+    /// the next window starts with), so it computes them once per line
+    /// instead of once per window: [`Self::scratch_len`] plus
+    /// `(window − stride) · 4 · hidden_dim`. The scores are the same bits
+    /// either way; a scorer given less computes every row.
+    pub fn stream_scratch_len(&self) -> usize {
+        let l = ScratchLayout::new(self.config());
+        l.total + l.carry
+    }
+
     /// Bytes of working memory one bag needs: the scratch plus the scorer's
     /// on-stack token buffer for one line.
     pub fn bag_memory_bytes(&self) -> usize {
@@ -273,6 +285,11 @@ pub(crate) struct ScratchLayout {
     /// `big` after the hidden activations it is made from.
     pub ff_in_big: bool,
     pub total: usize,
+    /// Rows a stream can carry from one window to the next
+    /// (`window − stride`), and the f32 values they take after `total`
+    /// (own projection, query, key and value of the first layer per row).
+    pub carry_rows: usize,
+    pub carry: usize,
 }
 
 impl ScratchLayout {
@@ -309,7 +326,10 @@ impl ScratchLayout {
             xs: w.div_ceil(GROUP) * GROUP,
             ff_in_big: false,
             total: 0,
+            carry_rows: w.saturating_sub(usize::from(c.stride).max(1)),
+            carry: 0,
         };
+        l.carry = l.carry_rows * 4 * h;
         // The feed-forward hidden layer is the widest input by default
         // (128); its quantized copy goes after it in `big` when there is
         // room, so that `xq` need only hold the narrower layers' inputs.

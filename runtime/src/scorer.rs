@@ -95,6 +95,27 @@ pub struct BagScorer<'m, 'a, 's> {
     lines: usize,
     /// Unfamiliar lines embedded since the last forward pass.
     unfamiliar: u16,
+    /// Rows the scratch can carry from one stream window to the next (0
+    /// when the caller gave only [`Model::scratch_len`]).
+    carry_rows: usize,
+}
+
+/// Which rows a forward pass takes from, and keeps for, the next window of
+/// a stream (see [`Model::stream_scratch_len`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Carry {
+    /// Leading rows whose own projection and first-layer query, key and
+    /// value are the last rows kept by the previous carrying pass.
+    reuse: usize,
+    /// Keep this pass's last rows for the next.
+    keep: bool,
+}
+
+impl Carry {
+    const NONE: Self = Self {
+        reuse: 0,
+        keep: false,
+    };
 }
 
 impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
@@ -111,6 +132,11 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
                 got: scratch.len(),
             });
         }
+        let carry_rows = if scratch.len() >= layout.total + layout.carry {
+            layout.carry_rows
+        } else {
+            0
+        };
         Ok(Self {
             model,
             featurizer: Featurizer::new(model.config().featurizer),
@@ -119,6 +145,7 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
             head: 0,
             lines: 0,
             unfamiliar: 0,
+            carry_rows,
         })
     }
 
@@ -131,8 +158,14 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         usize::from(self.model.config().window)
     }
 
-    /// Embeds bag line `i` from its token buckets.
-    fn embed(&mut self, i: usize, tokens: &[u16]) {
+    /// Rows a stream may carry between windows with this scratch.
+    pub(crate) fn carry_rows(&self) -> usize {
+        self.carry_rows
+    }
+
+    /// Counts bag line `i`'s familiarity and, when `vector`, embeds it from
+    /// its token buckets (a carried row needs no embedding).
+    fn embed(&mut self, i: usize, tokens: &[u16], vector: bool) {
         let c = self.model.config();
         let d = usize::from(c.embed_dim);
         let big = self.layout.own + self.layout.h + self.layout.a;
@@ -142,6 +175,9 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         }
         if needle_model_def::familiarity::line_is_unfamiliar(b.familiar_buckets, tokens) {
             self.unfamiliar += 1;
+        }
+        if !vector {
+            return;
         }
         if let Some(x) = self.scratch.get_mut(big + i * d..big + (i + 1) * d) {
             #[cfg(all(feature = "std", target_arch = "x86_64"))]
@@ -174,9 +210,9 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         let mut tokens = [0u16; MAX_TOKENS];
         for (i, line) in lines.iter().take(n).enumerate() {
             let count = self.featurizer.featurize(line.as_ref(), &mut tokens);
-            self.embed(i, &tokens[..count]);
+            self.embed(i, &tokens[..count], true);
         }
-        self.forward(n, zeroed)
+        self.forward(n, zeroed, Carry::NONE)
     }
 
     /// Scores a bag given each line's token buckets (as the featurizer made them).
@@ -188,10 +224,31 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         let w = self.window();
         let mut n = 0;
         for tokens in lines.into_iter().take(w) {
-            self.embed(n, tokens);
+            self.embed(n, tokens, true);
             n += 1;
         }
-        self.forward(n, zeroed)
+        self.forward(n, zeroed, Carry::NONE)
+    }
+
+    /// [`Self::score_tokens`] for a stream's window: the first `reuse`
+    /// lines are the last `reuse` lines of the previous window scored this
+    /// way, whose rows the scratch kept (at most [`Self::carry_rows`]; more
+    /// are computed), and this window's last rows are kept for the next.
+    /// The same bits as [`Self::score_tokens`], with fewer rows computed.
+    pub(crate) fn score_tokens_carried<'t, I: IntoIterator<Item = &'t [u16]>>(
+        &mut self,
+        lines: I,
+        reuse: usize,
+    ) -> BagScore {
+        let w = self.window();
+        let reuse = reuse.min(self.carry_rows);
+        let mut n = 0;
+        for tokens in lines.into_iter().take(w) {
+            self.embed(n, tokens, n >= reuse);
+            n += 1;
+        }
+        let keep = self.carry_rows > 0;
+        self.forward(n, None, Carry { reuse, keep })
     }
 
     /// Evidence for a flagged bag: scores `lines` again with line `line`
@@ -238,11 +295,11 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         }
         let mut n = 0;
         for tokens in lines.into_iter().take(w) {
-            self.embed(n, tokens);
+            self.embed(n, tokens, true);
             n += 1;
         }
         self.check_line(line, n)?;
-        Ok(self.forward(n, Some(line)))
+        Ok(self.forward(n, Some(line), Carry::NONE))
     }
 
     fn check_line(&self, line: usize, lines: usize) -> Result<(), EvidenceError> {
@@ -284,26 +341,26 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
     /// CPUs, the portable build runs. Both are the same operations in the
     /// same order (Rust never fuses or reorders float arithmetic), so the
     /// bits are the same.
-    fn forward(&mut self, n: usize, zeroed: Option<usize>) -> BagScore {
+    fn forward(&mut self, n: usize, zeroed: Option<usize>, carry: Carry) -> BagScore {
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
         if std::arch::is_x86_feature_detected!("avx2") {
             #[allow(unsafe_code)]
             // SAFETY: `forward_avx2` is safe code compiled with AVX2
             // enabled; calling it needs only a CPU with AVX2, checked above.
-            return unsafe { self.forward_avx2(n, zeroed) };
+            return unsafe { self.forward_avx2(n, zeroed, carry) };
         }
-        self.forward_body(n, zeroed)
+        self.forward_body(n, zeroed, carry)
     }
 
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     #[target_feature(enable = "avx2")]
-    fn forward_avx2(&mut self, n: usize, zeroed: Option<usize>) -> BagScore {
-        self.forward_body(n, zeroed)
+    fn forward_avx2(&mut self, n: usize, zeroed: Option<usize>, carry: Carry) -> BagScore {
+        self.forward_body(n, zeroed, carry)
     }
 
     #[allow(clippy::too_many_lines)]
     #[inline(always)]
-    fn forward_body(&mut self, n: usize, zeroed: Option<usize>) -> BagScore {
+    fn forward_body(&mut self, n: usize, zeroed: Option<usize>, carry: Carry) -> BagScore {
         let model = self.model;
         let c = model.config();
         let body = model.body();
@@ -316,8 +373,19 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         let heads = usize::from(c.encoder_heads);
         let dk = hd / heads.max(1);
         let l = self.layout;
+        // Carried rows: `cap` kept per window, `reuse` taken from the last.
+        // A perturbed pass neither takes nor keeps any.
+        let cap = self.carry_rows;
+        let plain = zeroed.is_none();
+        let reuse = if plain {
+            carry.reuse.min(cap).min(n)
+        } else {
+            0
+        };
+        let keep = plain && carry.keep && cap > 0 && n >= cap;
 
-        let s = &mut self.scratch[..l.total];
+        let (s, kept) = self.scratch.split_at_mut(l.total);
+        let kept = kept.get_mut(..cap * 4 * hd).unwrap_or_default();
         let (own, s) = s.split_at_mut(l.own);
         let (h, s) = s.split_at_mut(l.h);
         let (a, s) = s.split_at_mut(l.a);
@@ -341,15 +409,27 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         // Projection: each line's own representation (kept for pooling).
         // Each linear layer's input is quantized once (`quantize_rows`);
         // layers sharing an input (query, key, value) all multiply it.
-        quantize_rows(big, n, d, xq, xs);
-        linear_q_rows(&linear(&body.projection), xq, xs, n, own, rows);
+        let mut kept_rows = CarriedRows { kept, hd, cap };
+        kept_rows.restore(reuse, 0, own, hd, 1);
+        quantize_rows(&big[reuse * d..], n - reuse, d, xq, xs);
+        let projection = &mut own[reuse * hd..];
+        linear_q_rows(
+            &linear(&body.projection),
+            xq,
+            xs,
+            n - reuse,
+            projection,
+            rows,
+        );
         h[..n * hd].copy_from_slice(&own[..n * hd]);
 
         let norm =
             |x: &[f32], p: &Norm<'_>, out: &mut [f32]| layer_norm(x, p.gamma, p.beta, LN_EPS, out);
         let scale = sqrt(dk as f32);
-        for layer in &body.layers {
-            for i in 0..n {
+        for (li, layer) in body.layers.iter().enumerate() {
+            // The first layer's query, key and value of carried rows are kept.
+            let first = if li == 0 { reuse } else { 0 };
+            for i in first..n {
                 norm(
                     &h[i * hd..(i + 1) * hd],
                     &layer.norm_attn,
@@ -364,12 +444,30 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
                 linear(&layer.key),
                 linear(&layer.value),
             );
-            quantize_rows(a, n, hd, xq, xs);
-            linear_q_rows(&lq, xq, xs, n, q, rows);
+            let m = n - first;
+            quantize_rows(&a[first * hd..], m, hd, xq, xs);
+            linear_q_rows(&lq, xq, xs, m, &mut q[first * hd..], rows);
             // Keys column-major (feature t of every line is `kk[t * w..][..n]`),
             // so one query's scores against all keys are vector operations.
-            linear_q_rows(&lk, xq, xs, n, kk, OutputLayout::Columns { stride: w });
-            linear_q_rows(&lv, xq, xs, n, v, rows);
+            let columns = OutputLayout::Columns { stride: w };
+            linear_q_rows(&lk, xq, xs, m, &mut kk[first..], columns);
+            linear_q_rows(&lv, xq, xs, m, &mut v[first * hd..], rows);
+            if li == 0 {
+                for (part, rows, row_step, col_step) in [
+                    (1, &mut *q, hd, 1),
+                    (2, &mut *kk, 1, w),
+                    (3, &mut *v, hd, 1),
+                ] {
+                    kept_rows.restore(reuse, part, rows, row_step, col_step);
+                }
+                if keep {
+                    let from = n - cap;
+                    kept_rows.keep(from, 0, own, hd, 1);
+                    kept_rows.keep(from, 1, q, hd, 1);
+                    kept_rows.keep(from, 2, kk, 1, w);
+                    kept_rows.keep(from, 3, v, hd, 1);
+                }
+            }
             // Self-attention, `ATTENTION_ROWS` query rows (then one) and a
             // head at a time; context into `a`.
             let at = Attention {
@@ -540,6 +638,68 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
             head: best_head as u16,
             top,
             unfamiliar_lines: if n == 0 { 0 } else { self.unfamiliar },
+        }
+    }
+}
+
+/// The rows a stream carries from one window to the next, kept in the
+/// scratch after the bag's own buffers: `cap` rows (the window's last),
+/// each of four parts of `hd` values: own projection, then the first
+/// layer's query, key and value.
+struct CarriedRows<'k> {
+    kept: &'k mut [f32],
+    hd: usize,
+    cap: usize,
+}
+
+impl CarriedRows<'_> {
+    /// Part `part` of the last `reuse` kept rows into rows `0..reuse` of
+    /// `rows`, where feature `t` of row `i` is `rows[i * row_step + t * col_step]`.
+    fn restore(&self, reuse: usize, part: usize, rows: &mut [f32], row_step: usize, col: usize) {
+        let hd = self.hd;
+        for i in 0..reuse {
+            let at = ((self.cap - reuse + i) * 4 + part) * hd;
+            let Some(src) = self.kept.get(at..at + hd) else {
+                return;
+            };
+            copy_row(src, rows, i * row_step, col);
+        }
+    }
+
+    /// Part `part` of rows `from..from + cap` of `rows` (laid out as for
+    /// [`Self::restore`]) kept as rows `0..cap`.
+    fn keep(&mut self, from: usize, part: usize, rows: &[f32], row_step: usize, col: usize) {
+        let hd = self.hd;
+        for j in 0..self.cap {
+            let at = (j * 4 + part) * hd;
+            let Some(dst) = self.kept.get_mut(at..at + hd) else {
+                return;
+            };
+            let i = (from + j) * row_step;
+            if col == 1 {
+                if let Some(src) = rows.get(i..i + hd) {
+                    dst.copy_from_slice(src);
+                }
+            } else {
+                for (t, d) in dst.iter_mut().enumerate() {
+                    *d = rows.get(i + t * col).copied().unwrap_or(0.0);
+                }
+            }
+        }
+    }
+}
+
+/// `src` into `rows[start + t * col]` (a row-major row when `col` is 1).
+fn copy_row(src: &[f32], rows: &mut [f32], start: usize, col: usize) {
+    if col == 1 {
+        if let Some(dst) = rows.get_mut(start..start + src.len()) {
+            dst.copy_from_slice(src);
+        }
+    } else {
+        for (t, &x) in src.iter().enumerate() {
+            if let Some(d) = rows.get_mut(start + t * col) {
+                *d = x;
+            }
         }
     }
 }

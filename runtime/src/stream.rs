@@ -34,6 +34,9 @@ pub struct LineStream<'m, 'a, 's, const W: usize, const T: usize> {
     /// Lines `[start, end)` of the bag just returned, while they are all
     /// still held (until the next push).
     last: Option<(u64, u64)>,
+    /// End of the last bag whose last rows the scorer kept (with
+    /// [`Model::stream_scratch_len`](crate::Model::stream_scratch_len) of scratch).
+    kept_until: Option<u64>,
 }
 
 impl<'m, 'a, 's, const W: usize, const T: usize> LineStream<'m, 'a, 's, W, T> {
@@ -70,6 +73,7 @@ impl<'m, 'a, 's, const W: usize, const T: usize> LineStream<'m, 'a, 's, W, T> {
             seen: 0,
             covered: 0,
             last: None,
+            kept_until: None,
         })
     }
 
@@ -126,7 +130,15 @@ impl<'m, 'a, 's, const W: usize, const T: usize> LineStream<'m, 'a, 's, W, T> {
 
     fn score(&mut self, start: u64, end: u64) -> BagResult {
         let lines = held_lines(&self.tokens, &self.counts, self.window, start..end);
-        let score = self.scorer.score_tokens(lines, None);
+        // The lines this bag shares with the last one whose rows were kept
+        // (its last `cap`), when they are this bag's first.
+        let cap = self.scorer.carry_rows() as u64;
+        let reuse = match self.kept_until {
+            Some(kept) if start < kept && start + cap >= kept => (kept - start) as usize,
+            _ => 0,
+        };
+        let score = self.scorer.score_tokens_carried(lines, reuse);
+        self.kept_until = (cap > 0 && end - start >= cap).then_some(end);
         self.covered = end;
         self.last = Some((start, end));
         BagResult {
@@ -150,4 +162,31 @@ fn held_lines<'t, const W: usize, const T: usize>(
         let slot = (p % window as u64) as usize;
         &tokens[slot][..usize::from(counts[slot])]
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Model;
+
+    #[test]
+    fn a_stream_with_room_reuses_the_rows_windows_share() {
+        let bytes = include_bytes!("../../tests/fixtures/bgl-default.needle");
+        let model = Model::from_bytes(bytes).unwrap();
+        let mut scratch = [0f32; 20_000];
+        let scratch = &mut scratch[..model.stream_scratch_len()];
+        let mut stream =
+            LineStream::<32, 40>::new(BagScorer::new(&model, scratch).unwrap()).unwrap();
+        assert_eq!(stream.scorer().carry_rows(), 16);
+        for i in 0..48u32 {
+            let line = [b'a' + (i % 26) as u8, b' ', b'x'];
+            stream.push(&line);
+        }
+        // Bags [0, 32) and [16, 48): the second took 16 kept rows.
+        assert_eq!(stream.kept_until, Some(48));
+        let mut small = [0f32; 20_000];
+        let small = &mut small[..model.scratch_len()];
+        let stream = LineStream::<32, 40>::new(BagScorer::new(&model, small).unwrap()).unwrap();
+        assert_eq!(stream.scorer().carry_rows(), 0);
+    }
 }

@@ -594,6 +594,8 @@ fn inspect_reports_size_and_memory() {
     assert!(v["file_bytes"].as_u64().unwrap() <= 512 * 1024);
     assert!(v["bag_memory_bytes"].as_u64().unwrap() <= 64 * 1024);
     assert_eq!(v["config"]["window"], 32);
+    // 16 shared rows (window 32, stride 16) of four 64-value parts.
+    assert_eq!(v["stream_kept_rows_bytes"], 16 * 4 * 64 * 4);
 }
 
 #[test]

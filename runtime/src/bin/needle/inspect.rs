@@ -33,6 +33,7 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<()> {
         "scratch_bytes": model.scratch_len() * 4,
         "bag_memory_bytes": model.bag_memory_bytes(),
         "stream_buffer_bytes": stream_bytes,
+        "stream_kept_rows_bytes": (model.stream_scratch_len() - model.scratch_len()) * 4,
     });
     if as_json {
         println!("{}", serde_json::to_string_pretty(&info)?);
@@ -64,6 +65,10 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<()> {
         model.bag_memory_bytes(),
         model.bag_memory_bytes() as f64 / 1024.0,
         stream_bytes
+    );
+    println!(
+        "  stream reuse   {} bytes more scratch keep the rows consecutive windows share",
+        (model.stream_scratch_len() - model.scratch_len()) * 4
     );
     Ok(())
 }

@@ -192,7 +192,9 @@ pub fn run<S: Sink>(
     spawn_reader(sources, tx);
 
     let threshold = options.threshold.unwrap_or(model.threshold());
-    let mut scratch = vec![0f32; model.scratch_len()];
+    // The stream's scorer keeps the rows its windows share; evidence scores
+    // single bags.
+    let mut scratch = vec![0f32; model.stream_scratch_len()];
     let mut evidence_scratch = vec![0f32; model.scratch_len()];
     let mut run = Run {
         evidence: BagScorer::new(model, &mut evidence_scratch)?,
