@@ -106,8 +106,10 @@ pub struct Scorers {
 
 impl Scorers {
     pub fn new(loaded: Arc<Loaded>) -> Result<Self, SetupError> {
+        // The stream keeps the rows its windows share; evidence scores one bag.
+        let stream_len = loaded.model().stream_scratch_len();
+        let scratch = RawBuf::new(vec![0f32; stream_len].into_boxed_slice());
         let len = loaded.model().scratch_len();
-        let scratch = RawBuf::new(vec![0f32; len].into_boxed_slice());
         let evidence_scratch = RawBuf::new(vec![0f32; len].into_boxed_slice());
         // SAFETY: the Arc's contents never move and live until `_model`
         // drops, after both borrowers (field order).
