@@ -92,13 +92,21 @@ proptest! {
         let mut scratch = vec![0f32; model.scratch_len()];
         let scorer = BagScorer::new(&model, &mut scratch).unwrap();
         let mut stream = LineStream::<32, 40>::new(scorer).unwrap();
+        // A stream that keeps the rows its windows share scores the same bits.
+        let mut kept = vec![0f32; model.stream_scratch_len()];
+        let keeping = BagScorer::new(&model, &mut kept).unwrap();
+        let mut keeping = LineStream::<32, 40>::new(keeping).unwrap();
         for line in &lines {
-            if let Some(bag) = stream.push(line) {
+            let (bag, other) = (stream.push(line), keeping.push(line));
+            if let Some(bag) = &bag {
                 prop_assert!((0.0..=1.0).contains(&bag.score.probability));
             }
+            prop_assert_eq!(bag.map(|b| b.score.probability.to_bits()), other.map(|b| b.score.probability.to_bits()));
         }
-        if let Some(bag) = stream.finish() {
+        let (bag, other) = (stream.finish(), keeping.finish());
+        if let Some(bag) = &bag {
             prop_assert!((0.0..=1.0).contains(&bag.score.probability));
         }
+        prop_assert_eq!(bag.map(|b| b.score.probability.to_bits()), other.map(|b| b.score.probability.to_bits()));
     }
 }
