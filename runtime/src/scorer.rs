@@ -163,6 +163,14 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         self.carry_rows
     }
 
+    /// The kept rows, for tests that must see them used.
+    #[cfg(test)]
+    pub(crate) fn kept_rows_mut(&mut self) -> &mut [f32] {
+        let from = self.layout.total;
+        let len = self.carry_rows * 4 * usize::from(self.model.config().hidden_dim);
+        &mut self.scratch[from..from + len]
+    }
+
     /// Counts bag line `i`'s familiarity and, when `vector`, embeds it from
     /// its token buckets (a carried row needs no embedding).
     fn embed(&mut self, i: usize, tokens: &[u16], vector: bool) {

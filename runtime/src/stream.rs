@@ -178,12 +178,28 @@ mod tests {
         let mut stream =
             LineStream::<32, 40>::new(BagScorer::new(&model, scratch).unwrap()).unwrap();
         assert_eq!(stream.scorer().carry_rows(), 16);
-        for i in 0..48u32 {
-            let line = [b'a' + (i % 26) as u8, b' ', b'x'];
-            stream.push(&line);
+        let line = |i: u32| [b'a' + (i % 26) as u8, b' ', b'x'];
+        let mut plain = [0f32; 20_000];
+        let plain = &mut plain[..model.scratch_len()];
+        let mut reference =
+            LineStream::<32, 40>::new(BagScorer::new(&model, plain).unwrap()).unwrap();
+        for i in 0..32 {
+            assert_eq!(stream.push(&line(i)), reference.push(&line(i)));
         }
-        // Bags [0, 32) and [16, 48): the second took 16 kept rows.
-        assert_eq!(stream.kept_until, Some(48));
+        // Altered kept rows must reach the next window, and only it: its
+        // first 16 lines come from them, its last 16 are computed (and kept).
+        stream.scorer.kept_rows_mut().fill(1_000.0);
+        let mut bags = (32..64).filter_map(|i| {
+            let (got, want) = (stream.push(&line(i)), reference.push(&line(i)));
+            got.zip(want)
+        });
+        let (altered, want) = bags.next().unwrap();
+        assert_ne!(
+            altered.score.probability.to_bits(),
+            want.score.probability.to_bits()
+        );
+        let (next, want) = bags.next().unwrap();
+        assert_eq!(next, want);
         let mut small = [0f32; 20_000];
         let small = &mut small[..model.scratch_len()];
         let stream = LineStream::<32, 40>::new(BagScorer::new(&model, small).unwrap()).unwrap();

@@ -1,6 +1,8 @@
 //! The Cortex-M4 DSP instructions the integer linear layers use (`SMLAD`,
-//! `SXTB16`, `SXTB16 … ROR #8`), for targets that have them (`thumbv7em`:
-//! `target_feature = "dsp"`).
+//! `SXTB16`, `SXTB16 … ROR #8`), for targets that have them: `thumbv7em-*`
+//! (the `needle_dsp` cfg, which runtime/build.rs sets from the target name
+//! because `target_feature = "dsp"` is unstable and stable rustc never sets
+//! it).
 //!
 //! Why `asm!` in a `no_std` device build: stable Rust has no intrinsics for
 //! them (`core::arch::arm`'s are unstable), and LLVM does not form `SMLAD`
@@ -66,7 +68,8 @@ pub(super) fn sxtb16_ror8(w: u32) -> u32 {
 
 /// The inner loop both blocks share: two chunks (eight inputs) of one
 /// weight row against a group's four rows per pass, until the weight
-/// pointer `{wp}` reaches `{end}`. 30 instructions per 32 multiply-accumulates.
+/// pointer `{wp}` reaches `{end}`. 32 instructions (30, then the compare and
+/// branch) per 32 multiply-accumulates.
 macro_rules! smlad_passes {
     () => {
         concat!(
@@ -109,7 +112,8 @@ macro_rules! smlad_chunk {
 /// weights, four per chunk), or `None` when the slices are shorter than
 /// that. One weight word (`LDR`, two `SXTB16`) serves the four rows, whose
 /// two words each come with one post-incrementing `LDRD`; two chunks per
-/// pass: 30 instructions per 32 multiply-accumulates, all in registers (the
+/// pass: 32 instructions (with the loop's compare and branch) per 32
+/// multiply-accumulates, all in registers (the
 /// same loop in Rust spilled half its accumulators to the stack and took 45
 /// per 16).
 #[inline(always)]
@@ -159,7 +163,7 @@ pub(super) fn group_sums(group: &[u32], row: &[u8], pairs: usize) -> Option<[i32
 /// per output is 43 instructions. Returns `false`, writing nothing, when
 /// the shapes are not the ones it handles (inputs a multiple of eight, at
 /// least one output) or a slice is too short.
-#[cfg(target_abi = "eabihf")]
+#[cfg(needle_dsp_fpu)]
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(super) fn group_outputs(
@@ -182,8 +186,12 @@ pub(super) fn group_outputs(
     {
         return false;
     }
-    let last = first + (out - 1) * o_step + 3 * row_step;
-    if last >= outputs.len() {
+    let last = (out - 1)
+        .checked_mul(o_step)
+        .zip(row_step.checked_mul(3))
+        .and_then(|(a, b)| a.checked_add(b))
+        .and_then(|x| x.checked_add(first));
+    if !last.is_some_and(|last| last < outputs.len()) {
         return false;
     }
     let wp = weights.as_ptr();

@@ -25,8 +25,11 @@ pub fn embedding_bag_i8(
     };
     // Eight outputs at a time held in registers across all tokens (one
     // store per output, not one per token); each sum still runs over the
-    // tokens in order from 0, so the bits are a plain loop's.
+    // tokens in order from 0, so the bits are a plain loop's. Outputs past
+    // `dim` stay zero, as do those past a shorter `output`'s end.
     const LANES: usize = 8;
+    let width = dim.min(output.len());
+    let output = &mut output[..width];
     let mut blocks = output.chunks_exact_mut(LANES);
     for (b, out) in (&mut blocks).enumerate() {
         let mut acc = [0.0f32; LANES];
@@ -41,7 +44,7 @@ pub fn embedding_bag_i8(
         }
         out.copy_from_slice(&acc);
     }
-    let j0 = dim - blocks.into_remainder().len();
+    let j0 = width - blocks.into_remainder().len();
     for &t in tokens {
         let (scale, row) = term(t, j0);
         for (o, &q) in output[j0..].iter_mut().zip(row) {
@@ -67,6 +70,26 @@ mod tests {
         assert_eq!(out, [(5.0 + 1.0) / 2.0, (-5.0 + 2.0) / 2.0]);
         embedding_bag_i8(&table, &scales, 2, &[], &mut out);
         assert_eq!(out, [0.0, 0.0]);
+    }
+
+    #[test]
+    fn outputs_longer_or_shorter_than_dim_take_what_fits() {
+        let table: [u8; 3 * 11] = core::array::from_fn(|i| (i * 37 % 256) as u8);
+        let scales: [u8; 12] = [0.5f32, 0.25, 2.0]
+            .map(f32::to_le_bytes)
+            .concat()
+            .try_into()
+            .unwrap();
+        let mut full = [0.0f32; 11];
+        embedding_bag_i8(&table, &scales, 11, &[2, 0], &mut full);
+        for len in [0usize, 3, 8, 10, 11, 19] {
+            let mut out = [7.0f32; 19];
+            embedding_bag_i8(&table, &scales, 11, &[2, 0], &mut out[..len]);
+            for (j, &o) in out[..len].iter().enumerate() {
+                let want = full.get(j).copied().unwrap_or(0.0);
+                assert_eq!(o.to_bits(), want.to_bits(), "len {len}, output {j}");
+            }
+        }
     }
 
     #[test]

@@ -152,7 +152,7 @@ fn max_abs(row: &[f32]) -> f32 {
     lanes.iter().fold(tail, |m, &v| larger(m, v))
 }
 
-#[cfg_attr(all(target_arch = "arm", target_feature = "dsp"), allow(dead_code))]
+#[cfg_attr(needle_dsp, allow(dead_code))]
 /// The low and high int16 of a word.
 #[inline(always)]
 fn halves(w: u32) -> (i32, i32) {
@@ -162,7 +162,7 @@ fn halves(w: u32) -> (i32, i32) {
     )
 }
 
-#[cfg_attr(all(target_arch = "arm", target_feature = "dsp"), allow(dead_code))]
+#[cfg_attr(needle_dsp, allow(dead_code))]
 /// `SXTB16`: bytes 0 and 2 of `w`, sign-extended into the low and high
 /// int16 of the result.
 #[inline(always)]
@@ -172,7 +172,7 @@ fn sxtb16(w: u32) -> u32 {
     lo | (hi << 16)
 }
 
-#[cfg_attr(all(target_arch = "arm", target_feature = "dsp"), allow(dead_code))]
+#[cfg_attr(needle_dsp, allow(dead_code))]
 /// `SMLAD`: `acc + lo(a)·lo(b) + hi(a)·hi(b)`.
 #[inline(always)]
 fn smlad(a: u32, b: u32, acc: i32) -> i32 {
@@ -202,12 +202,12 @@ fn weight_chunk(row: &[u8], k: usize) -> u32 {
 fn group_sums(group: &[u32], row: &[u8], c: usize) -> [i32; GROUP] {
     let full = (row.len() / CHUNK).min(c);
     // The assembly takes chunks two at a time; an odd one goes below.
-    #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+    #[cfg(needle_dsp)]
     let (mut acc, full) = (
         super::dsp::group_sums(group, row, full / 2).unwrap_or([0; GROUP]),
         full / 2 * 2,
     );
-    #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+    #[cfg(not(needle_dsp))]
     let mut acc = {
         let mut acc = [0i32; GROUP];
         let xs = group.chunks_exact(GROUP * 2).take(full);
@@ -228,9 +228,9 @@ fn group_sums(group: &[u32], row: &[u8], c: usize) -> [i32; GROUP] {
 /// Adds one chunk (four inputs) of the group's four rows times weights `w`.
 #[inline(always)]
 fn chunk_sums(acc: &mut [i32; GROUP], x: &[u32], w: u32) {
-    #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+    #[cfg(needle_dsp)]
     use super::dsp::{smlad, sxtb16, sxtb16_ror8};
-    #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+    #[cfg(not(needle_dsp))]
     let sxtb16_ror8 = |w: u32| sxtb16(w >> 8);
     let (w02, w13) = (sxtb16(w), sxtb16_ror8(w));
     for (a, xr) in acc.iter_mut().zip(x.chunks_exact(2)) {
@@ -275,7 +275,7 @@ pub fn linear_q_rows(
             core::array::from_fn(|r| scales.get(i0 + r).copied().unwrap_or(0.0));
         // On the M4 a whole group of four rows goes through one assembly
         // block: every output's sums, dequantized and stored.
-        #[cfg(all(target_arch = "arm", target_feature = "dsp", target_abi = "eabihf"))]
+        #[cfg(needle_dsp_fpu)]
         if live == GROUP {
             let (first, row_step, o_step) = match layout {
                 OutputLayout::Rows => (i0 * out, out, 1),

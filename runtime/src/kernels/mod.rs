@@ -6,7 +6,7 @@
 //! same bits come out on x86-64, aarch64 and Cortex-M4.
 
 mod dot;
-#[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+#[cfg(needle_dsp)]
 mod dsp;
 mod embedding;
 mod exp;
