@@ -120,7 +120,8 @@ impl Carry {
 
 impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
     /// A scorer using `scratch`, which must hold at least
-    /// [`Model::scratch_len`] values.
+    /// [`Model::scratch_len`] values; with [`Model::stream_scratch_len`], a
+    /// [`crate::LineStream`] over it also keeps the rows its windows share.
     ///
     /// # Errors
     /// [`SetupError::ScratchTooSmall`].

@@ -1,7 +1,11 @@
 //! Line-by-line scoring: push raw lines as they arrive; every `stride` lines
 //! (once `window` lines are in) a bag is scored, and [`LineStream::finish`]
 //! scores the tail, so every line falls in a bag — the same bags as the
-//! trainer's count windows.
+//! trainer's count windows. Given a scorer with
+//! [`Model::stream_scratch_len`](crate::Model::stream_scratch_len) of
+//! scratch, the stream keeps the rows consecutive windows share and
+//! computes them once per line: the same scores, bit for bit, in fewer
+//! instructions.
 
 use needle_model_def::Featurizer;
 
