@@ -17,7 +17,7 @@ pub struct LinearI8<'a> {
 }
 
 /// `output[o] = bias[o] + scale[o] * Σ_i input[i] * w[o][i]`, for one input
-/// row (the classifier's), summed in [`dot_i8`]'s fixed eight-lane tree.
+/// row (the classifier's), summed in `dot_i8`'s fixed eight-lane tree.
 ///
 /// Weights stay int8 in flash and are widened one at a time; activations stay
 /// f32 (the Cortex-M4F has a single-cycle FPU multiply-accumulate, and f32

@@ -1,6 +1,6 @@
 use super::exp::exp_nonpositive;
 
-/// Numerically stable softmax in place (max subtracted, [`exp_nonpositive`]); the sum
+/// Numerically stable softmax in place (max subtracted, `exp` for values ≤ 0); the sum
 /// runs in order.
 // Always inlined on x86-64 hosts, so the AVX2 build of the forward pass
 // compiles it for AVX2 (a separate copy would be SSE2); on the M4 inlining
