@@ -100,24 +100,6 @@ pub struct BagScorer<'m, 'a, 's> {
     carry_rows: usize,
 }
 
-/// Which rows a forward pass takes from, and keeps for, the next window of
-/// a stream (see [`Model::stream_scratch_len`]).
-#[derive(Clone, Copy)]
-pub(crate) struct Carry {
-    /// Leading rows whose own projection and first-layer query, key and
-    /// value are the last rows kept by the previous carrying pass.
-    reuse: usize,
-    /// Keep this pass's last rows for the next.
-    keep: bool,
-}
-
-impl Carry {
-    const NONE: Self = Self {
-        reuse: 0,
-        keep: false,
-    };
-}
-
 impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
     /// A scorer using `scratch`, which must hold at least
     /// [`Model::scratch_len`] values; with [`Model::stream_scratch_len`], a
@@ -221,7 +203,7 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
             let count = self.featurizer.featurize(line.as_ref(), &mut tokens);
             self.embed(i, &tokens[..count], true);
         }
-        self.forward(n, zeroed, Carry::NONE)
+        self.forward(n, zeroed, None)
     }
 
     /// Scores a bag given each line's token buckets (as the featurizer made them).
@@ -236,7 +218,7 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
             self.embed(n, tokens, true);
             n += 1;
         }
-        self.forward(n, zeroed, Carry::NONE)
+        self.forward(n, zeroed, None)
     }
 
     /// [`Self::score_tokens`] for a stream's window: the first `reuse`
@@ -256,8 +238,7 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
             self.embed(n, tokens, n >= reuse);
             n += 1;
         }
-        let keep = self.carry_rows > 0;
-        self.forward(n, None, Carry { reuse, keep })
+        self.forward(n, None, Some(reuse))
     }
 
     /// Evidence for a flagged bag: scores `lines` again with line `line`
@@ -308,7 +289,7 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
             n += 1;
         }
         self.check_line(line, n)?;
-        Ok(self.forward(n, Some(line), Carry::NONE))
+        Ok(self.forward(n, Some(line), None))
     }
 
     fn check_line(&self, line: usize, lines: usize) -> Result<(), EvidenceError> {
@@ -350,26 +331,36 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
     /// CPUs, the portable build runs. Both are the same operations in the
     /// same order (Rust never fuses or reorders float arithmetic), so the
     /// bits are the same.
-    fn forward(&mut self, n: usize, zeroed: Option<usize>, carry: Carry) -> BagScore {
+    fn forward(&mut self, n: usize, zeroed: Option<usize>, carried: Option<usize>) -> BagScore {
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
         if std::arch::is_x86_feature_detected!("avx2") {
             #[allow(unsafe_code)]
             // SAFETY: `forward_avx2` is safe code compiled with AVX2
             // enabled; calling it needs only a CPU with AVX2, checked above.
-            return unsafe { self.forward_avx2(n, zeroed, carry) };
+            return unsafe { self.forward_avx2(n, zeroed, carried) };
         }
-        self.forward_body(n, zeroed, carry)
+        self.forward_body(n, zeroed, carried)
     }
 
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     #[target_feature(enable = "avx2")]
-    fn forward_avx2(&mut self, n: usize, zeroed: Option<usize>, carry: Carry) -> BagScore {
-        self.forward_body(n, zeroed, carry)
+    fn forward_avx2(
+        &mut self,
+        n: usize,
+        zeroed: Option<usize>,
+        carried: Option<usize>,
+    ) -> BagScore {
+        self.forward_body(n, zeroed, carried)
     }
 
     #[allow(clippy::too_many_lines)]
     #[inline(always)]
-    fn forward_body(&mut self, n: usize, zeroed: Option<usize>, carry: Carry) -> BagScore {
+    fn forward_body(
+        &mut self,
+        n: usize,
+        zeroed: Option<usize>,
+        carried: Option<usize>,
+    ) -> BagScore {
         let model = self.model;
         let c = model.config();
         let body = model.body();
@@ -382,16 +373,13 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         let heads = usize::from(c.encoder_heads);
         let dk = hd / heads.max(1);
         let l = self.layout;
-        // Carried rows: `cap` kept per window, `reuse` taken from the last.
-        // A perturbed pass neither takes nor keeps any.
+        // A stream's window (`carried` is `Some`: the rows it takes from
+        // the last window's kept ones) keeps its last `cap` rows for the
+        // next; a bag scored on its own, or perturbed, neither takes nor keeps.
         let cap = self.carry_rows;
-        let plain = zeroed.is_none();
-        let reuse = if plain {
-            carry.reuse.min(cap).min(n)
-        } else {
-            0
-        };
-        let keep = plain && carry.keep && cap > 0 && n >= cap;
+        let carried = carried.filter(|_| zeroed.is_none());
+        let reuse = carried.map_or(0, |r| r.min(cap).min(n));
+        let keep = carried.is_some() && cap > 0 && n >= cap;
 
         let (s, kept) = self.scratch.split_at_mut(l.total);
         let kept = kept.get_mut(..cap * 4 * hd).unwrap_or_default();
