@@ -165,17 +165,18 @@ grep -h -E "^(oneshot|explained)" "$OUT/host-c.txt" "$OUT/aarch64-c.txt" "$OUT/f
 echo "== sizes"
 arm-none-eabi-size "$OUT/firmware.elf" | tee "$OUT/size.txt"
 read -r text data bss _ < <(tail -n 1 "$OUT/size.txt")
-scratch=$(sed -n 's/.*scratch \([0-9]*\) of \([0-9]*\) bytes.*/\1 \2/p' "$OUT/firmware.txt")
+scratch=$(sed -n 's/.*scratch \([0-9]*\), with kept rows \([0-9]*\), of \([0-9]*\) bytes.*/\1 \2 \3/p' "$OUT/firmware.txt")
 heap=$(sed -n 's/^heap: \([0-9]*\) bytes.*/\1/p' "$OUT/firmware.txt")
 python3 - "$OUT/figures.json" "$text" "$data" "$bss" "$(stat -c %s "$MODEL")" \
   "$(stat -c %s "$LINES")" $scratch "$heap" <<'PY'
 import json, sys
 path = sys.argv[1]
-text, data, bss, model, lines, scratch_needed, scratch_static, heap = map(int, sys.argv[2:])
+text, data, bss, model, lines, scratch_needed, scratch_stream, scratch_static, heap = map(int, sys.argv[2:])
 f = json.load(open(path))
 f.update(flash_bytes=text + data, static_ram_bytes=data + bss, model_bytes=model,
          demo_lines_bytes=lines, code_and_constants_bytes=text + data - model - lines,
-         scratch_bytes_needed=scratch_needed, scratch_bytes_static=scratch_static,
+         scratch_bytes_needed=scratch_needed, scratch_bytes_stream=scratch_stream,
+         scratch_bytes_static=scratch_static,
          newlib_heap_bytes_used=heap)
 f["ram_bytes_static_plus_stack"] = f["static_ram_bytes"] + f["stack_high_water_bytes"]
 if "median_instructions_per_bag" in f:

@@ -85,6 +85,28 @@ impl BagScore {
     }
 }
 
+/// Which lines of a stream a scorer's scratch buffer holds rows for: the
+/// bookkeeping beside the buffer that [`BagScorer::score_stream_window`]
+/// reads and updates. A new one knows of no rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeptRows {
+    /// End (0-based line position, exclusive) of the last window whose last
+    /// rows were kept.
+    until: Option<u64>,
+}
+
+impl KeptRows {
+    /// No rows kept.
+    pub const fn new() -> Self {
+        Self { until: None }
+    }
+
+    /// Forgets the kept rows: the next window computes every row.
+    pub fn forget(&mut self) {
+        self.until = None;
+    }
+}
+
 /// Scores bags with a validated [`Model`] in caller-provided scratch memory.
 pub struct BagScorer<'m, 'a, 's> {
     model: &'m Model<'a>,
@@ -141,8 +163,10 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         usize::from(self.model.config().window)
     }
 
-    /// Rows a stream may carry between windows with this scratch.
-    pub(crate) fn carry_rows(&self) -> usize {
+    /// Lines whose rows [`Self::score_stream_window`] keeps from one window
+    /// for the next: `window − stride` with [`Model::stream_scratch_len`] of
+    /// scratch, 0 with less.
+    pub fn carry_rows(&self) -> usize {
         self.carry_rows
     }
 
@@ -221,16 +245,38 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         self.forward(n, zeroed, None)
     }
 
-    /// [`Self::score_tokens`] for a stream's window: the first `reuse`
-    /// lines are the last `reuse` lines of the previous window scored this
-    /// way, whose rows the scratch kept (at most [`Self::carry_rows`]; more
-    /// are computed), and this window's last rows are kept for the next.
+    /// [`Self::score_tokens`] for window `start..end` of a stream (0-based
+    /// line positions; `lines` yields those lines' token buckets in order):
+    /// the lines it shares with the previous window scored this way through
+    /// this scratch buffer take their rows from the scratch instead of
+    /// computing them, and this window's last rows are kept for the next.
     /// The same bits as [`Self::score_tokens`], with fewer rows computed.
-    pub(crate) fn score_tokens_carried<'t, I: IntoIterator<Item = &'t [u16]>>(
+    ///
+    /// Rows are kept only with [`Model::stream_scratch_len`] of scratch (with
+    /// [`Model::scratch_len`] this is [`Self::score_tokens`]). `kept` is the
+    /// stream's record of which lines those are: pass the same one for every
+    /// window of one stream through one scratch buffer, and a new one (or
+    /// [`KeptRows::forget`]) when the stream starts again or the buffer was
+    /// used by another stream. Scoring other bags through the buffer in
+    /// between ([`Self::score_lines`], evidence) leaves the kept rows alone.
+    /// [`crate::LineStream`] does all this; the call is public for streams
+    /// that hold their lines elsewhere (the C API's).
+    pub fn score_stream_window<'t, I: IntoIterator<Item = &'t [u16]>>(
         &mut self,
         lines: I,
-        reuse: usize,
+        start: u64,
+        end: u64,
+        kept: &mut KeptRows,
     ) -> BagScore {
+        let cap = self.carry_rows as u64;
+        // The kept rows (the last window's last `cap` lines) serve this
+        // window when they are its first lines.
+        let reuse = match kept.until {
+            Some(until) if start < until && start.saturating_add(cap) >= until => {
+                (until - start) as usize
+            }
+            _ => 0,
+        };
         let w = self.window();
         let reuse = reuse.min(self.carry_rows);
         let mut n = 0;
@@ -238,7 +284,10 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
             self.embed(n, tokens, n >= reuse);
             n += 1;
         }
-        self.forward(n, None, Some(reuse))
+        let score = self.forward(n, None, Some(reuse));
+        // `forward` kept this window's last `cap` rows when it had that many.
+        kept.until = (cap > 0 && n as u64 >= cap).then_some(end);
+        score
     }
 
     /// Evidence for a flagged bag: scores `lines` again with line `line`

@@ -10,7 +10,7 @@
 use needle_model_def::Featurizer;
 
 use crate::error::{EvidenceError, SetupError};
-use crate::scorer::{BagScore, BagScorer};
+use crate::scorer::{BagScore, BagScorer, KeptRows};
 
 /// A scored bag from the stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,9 +38,9 @@ pub struct LineStream<'m, 'a, 's, const W: usize, const T: usize> {
     /// Lines `[start, end)` of the bag just returned, while they are all
     /// still held (until the next push).
     last: Option<(u64, u64)>,
-    /// End of the last bag whose last rows the scorer kept (with
+    /// Which lines' rows the scorer's scratch holds (with
     /// [`Model::stream_scratch_len`](crate::Model::stream_scratch_len) of scratch).
-    kept_until: Option<u64>,
+    kept: KeptRows,
 }
 
 impl<'m, 'a, 's, const W: usize, const T: usize> LineStream<'m, 'a, 's, W, T> {
@@ -77,7 +77,7 @@ impl<'m, 'a, 's, const W: usize, const T: usize> LineStream<'m, 'a, 's, W, T> {
             seen: 0,
             covered: 0,
             last: None,
-            kept_until: None,
+            kept: KeptRows::new(),
         })
     }
 
@@ -134,15 +134,9 @@ impl<'m, 'a, 's, const W: usize, const T: usize> LineStream<'m, 'a, 's, W, T> {
 
     fn score(&mut self, start: u64, end: u64) -> BagResult {
         let lines = held_lines(&self.tokens, &self.counts, self.window, start..end);
-        // The lines this bag shares with the last one whose rows were kept
-        // (its last `cap`), when they are this bag's first.
-        let cap = self.scorer.carry_rows() as u64;
-        let reuse = match self.kept_until {
-            Some(kept) if start < kept && start + cap >= kept => (kept - start) as usize,
-            _ => 0,
-        };
-        let score = self.scorer.score_tokens_carried(lines, reuse);
-        self.kept_until = (cap > 0 && end - start >= cap).then_some(end);
+        let score = self
+            .scorer
+            .score_stream_window(lines, start, end, &mut self.kept);
         self.covered = end;
         self.last = Some((start, end));
         BagResult {

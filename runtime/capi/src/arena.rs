@@ -9,17 +9,20 @@
 //! | `tokens_at` | `window × max_tokens` u16: token buckets of the last `window` lines |
 //! | `counts_at` | `window` u16: tokens per line |
 //! | `scratch_at` (8-aligned) | [`Model::scratch_len`] f32: the scorer's working memory |
+//! | `total` | only in a buffer of `stream_total` bytes or more: the rows a stream keeps between windows ([`Model::stream_scratch_len`] − [`Model::scratch_len`] f32) |
 //!
 //! The stream is the runtime's [`needle_runtime::LineStream`] with its
 //! capacities taken from the model instead of the type (C has no const
 //! generics, and sizing for the runtime's maxima would cost 128 KB of RAM):
 //! the same ring of token buckets, the same bag boundaries, and the same
-//! [`BagScorer::score_tokens`] call, so the results are the same bits
-//! (`tests/api.rs` compares them with `LineStream`).
+//! [`BagScorer::score_stream_window`] call (which keeps the rows
+//! consecutive windows share when the buffer has room for them), so the
+//! results are the same bits (`tests/api.rs` compares them with
+//! `LineStream`).
 
 use core::mem::size_of;
 
-use needle_runtime::{BagScorer, Featurizer, Model};
+use needle_runtime::{BagScorer, Featurizer, KeptRows, Model};
 
 use crate::status::needle_status;
 use crate::types::{needle_bag, NEEDLE_SCRATCH_ALIGN};
@@ -44,8 +47,13 @@ pub(crate) struct ArenaLayout {
     pub scratch_at: usize,
     /// f32 values of working memory.
     pub scratch_f32: usize,
-    /// Bytes in all.
+    /// Bytes in all: the least a scorer needs.
     pub total: usize,
+    /// f32 values a stream keeps between windows, after `total`.
+    pub kept_f32: usize,
+    /// Bytes with the kept rows: what a stream needs to compute each line's
+    /// shared rows once.
+    pub stream_total: usize,
 }
 
 fn round_up(x: usize, to: usize) -> Option<usize> {
@@ -67,7 +75,9 @@ impl ArenaLayout {
         let scratch_at = round_up(counts_at.checked_add(window.checked_mul(2)?)?, 8)?;
         let scratch_f32 = model.scratch_len();
         let total = scratch_at.checked_add(scratch_f32.checked_mul(4)?)?;
-        if total > isize::MAX as usize {
+        let kept_f32 = model.stream_scratch_len().checked_sub(scratch_f32)?;
+        let stream_total = total.checked_add(kept_f32.checked_mul(4)?)?;
+        if stream_total > isize::MAX as usize {
             return None;
         }
         Some(Self {
@@ -79,12 +89,34 @@ impl ArenaLayout {
             scratch_at,
             scratch_f32,
             total,
+            kept_f32,
+            stream_total,
         })
     }
 
     /// u16 values in the token ring.
     pub fn token_count(&self) -> usize {
         self.window * self.max_tokens
+    }
+
+    /// f32 values of the scorer's scratch in a buffer of `arena_len` bytes:
+    /// with the kept rows when they fit.
+    pub fn scratch_f32_in(&self, arena_len: usize) -> usize {
+        if arena_len >= self.stream_total {
+            self.scratch_f32 + self.kept_f32
+        } else {
+            self.scratch_f32
+        }
+    }
+
+    /// Bytes of a buffer of `arena_len` bytes that a scorer uses:
+    /// `stream_total` when the buffer holds it, else `total`.
+    pub fn used_in(&self, arena_len: usize) -> usize {
+        if arena_len >= self.stream_total {
+            self.stream_total
+        } else {
+            self.total
+        }
     }
 }
 
@@ -124,6 +156,8 @@ pub(crate) struct State {
     /// Lines `[start, end)` of the bag the stream last returned, while they
     /// are all still held (until the next push).
     pub last: Option<(u64, u64)>,
+    /// Which lines' rows the scratch keeps for the next window.
+    pub kept: KeptRows,
 }
 
 impl Slot {
@@ -141,6 +175,7 @@ impl Slot {
                 seen: 0,
                 covered: 0,
                 last: None,
+                kept: KeptRows::new(),
             },
         }
     }
@@ -232,6 +267,7 @@ impl Scorer<'_> {
         self.state.seen = 0;
         self.state.covered = 0;
         self.state.last = None;
+        self.state.kept.forget();
     }
 
     /// Scores stream lines `start..end` (0-based) from the token ring.
@@ -239,7 +275,7 @@ impl Scorer<'_> {
         let lines = held_lines(self.tokens, self.counts, self.state.layout, start..end);
         let mut scorer =
             BagScorer::new(&self.state.model, &mut *self.scratch).map_err(|_| INTERNAL)?;
-        let score = scorer.score_tokens(lines, None);
+        let score = scorer.score_stream_window(lines, start, end, &mut self.state.kept);
         self.state.covered = end;
         self.state.last = Some((start, end));
         Ok(needle_bag::from_score(start + 1, end, &score))

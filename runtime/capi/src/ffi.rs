@@ -139,9 +139,10 @@ unsafe fn scorer<'a>(s: *mut needle_scorer) -> Result<Scorer<'a>> {
     }
     let l = state.layout;
     let base = slot.cast::<u8>();
-    // SAFETY: `needle_scorer_init` checked the buffer holds `l.total` bytes
-    // from `base` (and `consistent` re-checked `l.total <= arena_len` and
-    // that `l` is the model's layout). The three regions are disjoint from
+    // SAFETY: `needle_scorer_init` checked the buffer holds `arena_len`
+    // bytes from `base`, at least `l.total` (`consistent` re-checked
+    // `l.total <= arena_len` and that `l` is the model's layout); the
+    // scratch region ends at `l.used_in(arena_len) <= arena_len`. The three regions are disjoint from
     // each other and from the slot (`tokens_at >= size_of::<Slot>()`,
     // offsets increasing), aligned (base is 8-aligned; `tokens_at` and
     // `counts_at` are even, `scratch_at` a multiple of 8), and were
@@ -151,7 +152,10 @@ unsafe fn scorer<'a>(s: *mut needle_scorer) -> Result<Scorer<'a>> {
         (
             slice::from_raw_parts_mut(base.add(l.tokens_at).cast::<u16>(), l.token_count()),
             slice::from_raw_parts_mut(base.add(l.counts_at).cast::<u16>(), l.window),
-            slice::from_raw_parts_mut(base.add(l.scratch_at).cast::<f32>(), l.scratch_f32),
+            slice::from_raw_parts_mut(
+                base.add(l.scratch_at).cast::<f32>(),
+                l.scratch_f32_in(state.arena_len),
+            ),
         )
     };
     Ok(Scorer {
@@ -250,6 +254,43 @@ pub unsafe extern "C" fn needle_scratch_size(
     model_len: usize,
     bytes: *mut usize,
 ) -> needle_status {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { write_size(model, model_len, bytes, |l| l.total) }
+}
+
+/// Writes to `*bytes` how many bytes of scratch let the scorer's stream
+/// keep the rows consecutive bags share (`window - stride` lines' first
+/// rows), so `needle_stream_push` computes them once per line instead of
+/// once per bag: the same scores, bit for bit, in fewer instructions (about
+/// 8% fewer per bag at the default size). More than
+/// `needle_scratch_size`'s figure (16 KiB more at the default size); a
+/// buffer between the two scores every row itself.
+///
+/// # Errors
+/// As `needle_scratch_size`.
+///
+/// # Safety
+/// As `needle_scratch_size`.
+#[no_mangle]
+pub unsafe extern "C" fn needle_stream_scratch_size(
+    model: *const u8,
+    model_len: usize,
+    bytes: *mut usize,
+) -> needle_status {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { write_size(model, model_len, bytes, |l| l.stream_total) }
+}
+
+/// Validates the model and writes `size(its layout)` to `*bytes`.
+///
+/// # Safety
+/// `model` must be readable for `model_len` bytes; `bytes` must be writable.
+unsafe fn write_size(
+    model: *const u8,
+    model_len: usize,
+    bytes: *mut usize,
+    size: fn(&ArenaLayout) -> usize,
+) -> needle_status {
     status((|| {
         let bytes = out(bytes)?;
         // SAFETY: the caller's contract: readable for `model_len` bytes; the
@@ -258,7 +299,7 @@ pub unsafe extern "C" fn needle_scratch_size(
         let layout = ArenaLayout::new(&m).ok_or(S::NEEDLE_ERR_MODEL_TOO_LARGE)?;
         // SAFETY: `out` checked `bytes` is non-NULL and aligned; the caller
         // guarantees it is writable.
-        unsafe { bytes.write(layout.total) };
+        unsafe { bytes.write(size(&layout)) };
         Ok(())
     })())
 }
@@ -341,15 +382,16 @@ pub unsafe extern "C" fn needle_scorer_init(
         let slot = Slot::new(m, layout, base as usize, scratch_len);
         // SAFETY: `base` is non-NULL, `NEEDLE_SCRATCH_ALIGN`-aligned (which
         // covers `Slot`'s alignment, asserted in lib.rs) and the
-        // caller guarantees `scratch_len >= layout.total` writable bytes
-        // that nothing else uses. The regions after the handle are zeroed
+        // caller guarantees `scratch_len` writable bytes that nothing else
+        // uses (at least `layout.total`, checked above, and
+        // `layout.used_in(scratch_len) <= scratch_len`). The regions after the handle are zeroed
         // so every later u16/f32 view reads initialised memory; then the
         // handle is written with a raw write (nothing to drop there).
         unsafe {
             ptr::write_bytes(
                 base.add(layout.tokens_at),
                 0,
-                layout.total - layout.tokens_at,
+                layout.used_in(scratch_len) - layout.tokens_at,
             );
             base.cast::<Slot>().write(slot);
             handle_out.write(base.cast::<needle_scorer>());

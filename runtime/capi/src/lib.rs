@@ -65,7 +65,7 @@ pub use ffi::{
     needle_bag_explain, needle_model_check, needle_score_bag, needle_scorer_init,
     needle_scratch_size, needle_status_description, needle_status_name, needle_stream_explain,
     needle_stream_finish, needle_stream_lines_seen, needle_stream_push, needle_stream_reset,
-    needle_version,
+    needle_stream_scratch_size, needle_version,
 };
 pub use status::needle_status;
 pub use types::{

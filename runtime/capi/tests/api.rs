@@ -9,7 +9,7 @@ use needle::{
     needle_bag, needle_bag_explain, needle_line, needle_model_check, needle_model_info,
     needle_score_bag, needle_scorer, needle_scorer_init, needle_scratch_size, needle_status,
     needle_status_name, needle_stream_explain, needle_stream_finish, needle_stream_lines_seen,
-    needle_stream_push, needle_stream_reset, NEEDLE_SCRATCH_ALIGN,
+    needle_stream_push, needle_stream_reset, needle_stream_scratch_size, NEEDLE_SCRATCH_ALIGN,
 };
 use needle_runtime::{BagScore, BagScorer, LineStream, Model};
 use needle_status::*;
@@ -53,6 +53,14 @@ fn scratch_size(model: &[u8]) -> usize {
     let mut n = 0usize;
     // SAFETY: valid slice and out pointer.
     let st = unsafe { needle_scratch_size(model.as_ptr(), model.len(), &mut n) };
+    assert_eq!(st, NEEDLE_OK);
+    n
+}
+
+fn stream_scratch_size(model: &[u8]) -> usize {
+    let mut n = 0usize;
+    // SAFETY: valid slice and out pointer.
+    let st = unsafe { needle_stream_scratch_size(model.as_ptr(), model.len(), &mut n) };
     assert_eq!(st, NEEDLE_OK);
     n
 }
@@ -186,6 +194,82 @@ fn stream_matches_the_runtime_line_stream_bit_for_bit() {
         }
         compare_stream(s, &model, &some);
     }
+}
+
+#[test]
+fn stream_keeping_shared_rows_scores_the_same_bits() {
+    let bytes = model_bytes();
+    let model = Model::from_bytes(&bytes).unwrap();
+    let lines = demo_lines();
+    let (plain, keeping) = (scratch_size(&bytes), stream_scratch_size(&bytes));
+    // 16 lines' projection, query, key and value (64 each) at the default size.
+    assert_eq!(keeping - plain, 16 * 4 * 64 * 4);
+    let mut scratch = Scratch::new(keeping);
+    let s = init(&bytes, &mut scratch);
+    assert_eq!(compare_stream(s, &model, &lines), 18);
+    for n in [0, 1, 31, 32, 33, 47, 48, 49, 64, 65] {
+        // SAFETY: live handle.
+        assert_eq!(unsafe { needle_stream_reset(s) }, NEEDLE_OK);
+        compare_stream(s, &model, &lines[n..n + 70]);
+    }
+    // Evidence and one-shot bags between windows leave the kept rows alone.
+    // SAFETY: live handle.
+    assert_eq!(unsafe { needle_stream_reset(s) }, NEEDLE_OK);
+    let mut rust_scratch = vec![0f32; model.scratch_len()];
+    let mut rust =
+        LineStream::<32, 40>::new(BagScorer::new(&model, &mut rust_scratch).unwrap()).unwrap();
+    let probe = c_lines(&lines[200..203]);
+    for line in &lines[..120] {
+        let (c, r) = (push(s, line), rust.push(line));
+        assert_eq!(c.is_some(), r.is_some());
+        if let (Some(mut c), Some(r)) = (c, r) {
+            assert_same(&c, r.first_line, r.last_line, &r.score);
+            // SAFETY: live handle, valid bag, line array and output.
+            unsafe {
+                assert_eq!(needle_stream_explain(s, &mut c), NEEDLE_OK);
+                let mut out = empty_bag();
+                assert_eq!(needle_score_bag(s, probe.as_ptr(), 3, &mut out), NEEDLE_OK);
+            }
+        }
+    }
+}
+
+#[test]
+fn stream_with_room_computes_shared_rows_once() {
+    let bytes = model_bytes();
+    let lines = demo_lines();
+    let (plain, keeping) = (scratch_size(&bytes), stream_scratch_size(&bytes));
+    let mut scratch = Scratch::new(keeping);
+    let s = init(&bytes, &mut scratch);
+    let mut reference_scratch = Scratch::new(plain);
+    let reference = init(&bytes, &mut reference_scratch);
+    let mut bags = lines[..96].iter().filter_map(|l| {
+        let (got, want) = (push(s, l), push(reference, l));
+        assert_eq!(got.is_some(), want.is_some());
+        got.zip(want)
+    });
+    // `score_without` is NaN in both: compare the bits.
+    let bits = |b: &needle_bag| {
+        let top = b.top.map(|t| (t.line, t.weight.to_bits(), t.index));
+        (b.first_line, b.last_line, b.score.to_bits(), top)
+    };
+    let (got, want) = bags.next().unwrap();
+    assert_eq!(bits(&got), bits(&want));
+    // Overwrite the kept rows (the buffer's last bytes): the next window
+    // takes its first 16 lines from them, so only its score changes.
+    // SAFETY: the scorer's own buffer, written between calls through the
+    // pointer it was given (a test of the library's use of it).
+    unsafe {
+        scratch
+            .ptr()
+            .cast::<u8>()
+            .add(plain)
+            .write_bytes(0x47, keeping - plain);
+    }
+    let (altered, want) = bags.next().unwrap();
+    assert_ne!(altered.score.to_bits(), want.score.to_bits());
+    let (next, want) = bags.next().unwrap();
+    assert_eq!(bits(&next), bits(&want));
 }
 
 #[test]

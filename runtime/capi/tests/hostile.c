@@ -216,7 +216,10 @@ int main(int argc, char **argv)
     uint8_t *scratch = aligned_alloc(16, cap);
     uint8_t *other = aligned_alloc(16, cap);
     uint8_t *work = malloc(len + 16);
-    CHECK(scratch != NULL && other != NULL && work != NULL);
+    size_t stream_need = 0;
+    EXPECT(needle_stream_scratch_size(model, len, &stream_need), NEEDLE_OK);
+    uint8_t *roomy = aligned_alloc(16, (stream_need + 15u) / 16u * 16u);
+    CHECK(scratch != NULL && other != NULL && work != NULL && roomy != NULL);
     counting = 1; /* from here on, any allocation made inside the library counts */
 
     /* -- status names -- */
@@ -248,6 +251,13 @@ int main(int argc, char **argv)
     EXPECT(needle_scratch_size(model, (size_t)PTRDIFF_MAX + 1u, &n), NEEDLE_ERR_LENGTH);
     EXPECT(needle_scratch_size((const uint8_t *)(uintptr_t)(UINTPTR_MAX - 8u), 64, &n),
            NEEDLE_ERR_LENGTH);
+    EXPECT(needle_stream_scratch_size(model, len, &n), NEEDLE_OK);
+    CHECK(n == stream_need && stream_need > need);
+    EXPECT(needle_stream_scratch_size(NULL, 0, &n), NEEDLE_ERR_NULL_POINTER);
+    EXPECT(needle_stream_scratch_size(model, len, NULL), NEEDLE_ERR_NULL_POINTER);
+    EXPECT(needle_stream_scratch_size(model, SIZE_MAX, &n), NEEDLE_ERR_LENGTH);
+    /* A buffer with room for the kept rows: a whole stream, under valgrind. */
+    EXPECT(load_and_run(model, len, roomy, stream_need, text, text_len, 100), NEEDLE_OK);
 
     /* -- init -- */
     needle_scorer *s = (needle_scorer *)model; /* must be overwritten with NULL on failure */
@@ -498,6 +508,7 @@ int main(int argc, char **argv)
     CHECK(allocations == 0);
     printf("allocations made inside the library: %ld\n", allocations);
     free(work);
+    free(roomy);
     free(other);
     free(scratch);
     free(text);

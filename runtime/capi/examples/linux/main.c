@@ -74,7 +74,12 @@ int main(int argc, char **argv)
     }
     int rc = 1;
     needle_model_info info;
+    size_t stream_bytes = 0;
     needle_status st = needle_model_check(model, model_len, &info);
+    if (st == NEEDLE_OK) {
+        /* Room for the rows consecutive bags share: each is computed once. */
+        st = needle_stream_scratch_size(model, model_len, &stream_bytes);
+    }
     if (st != NEEDLE_OK) {
         needle_demo_error(&io, "model rejected", st);
     } else {
@@ -85,11 +90,13 @@ int main(int argc, char **argv)
         needle_demo_u64(&l, info.window);
         needle_demo_str(&l, ", scratch ");
         needle_demo_u64(&l, info.scratch_bytes);
+        needle_demo_str(&l, ", with kept rows ");
+        needle_demo_u64(&l, stream_bytes);
         needle_demo_str(&l, " bytes, needle ");
         needle_demo_str(&l, needle_version());
         needle_demo_emit(&io, &l);
         /* aligned_alloc wants a multiple of the alignment. */
-        size_t size = (info.scratch_bytes + NEEDLE_SCRATCH_ALIGN - 1) / NEEDLE_SCRATCH_ALIGN *
+        size_t size = (stream_bytes + NEEDLE_SCRATCH_ALIGN - 1) / NEEDLE_SCRATCH_ALIGN *
                       NEEDLE_SCRATCH_ALIGN;
         void *scratch = aligned_alloc(NEEDLE_SCRATCH_ALIGN, size);
         if (scratch == NULL) {
