@@ -122,7 +122,6 @@ pub fn render(report: &Report, scores: &[f64], labels: Option<&[bool]>, threshol
                     "threshold {threshold:.3}: recall {:.3}, precision {:.3}",
                     at.0, at.1
                 ),
-                "",
             );
             chart.end(&mut out);
             let _ = writeln!(

@@ -264,21 +264,11 @@ impl Chart {
         );
     }
 
-    /// A dot at (`x`, `y`) with a tooltip; `attrs` is extra raw markup
-    /// (already escaped by the caller), e.g. a `data-` attribute.
-    pub fn dot(
-        &self,
-        out: &mut String,
-        x: f64,
-        y: f64,
-        r: f64,
-        class: &str,
-        title: &str,
-        attrs: &str,
-    ) {
+    /// A dot of radius `r` at (`x`, `y`) with a tooltip.
+    pub fn dot(&self, out: &mut String, x: f64, y: f64, r: f64, class: &str, title: &str) {
         let _ = writeln!(
             out,
-            "<circle class=\"{}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"{r}\"{attrs}><title>{}</title></circle>",
+            "<circle class=\"{}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"{r}\"><title>{}</title></circle>",
             text(class),
             self.x(x),
             self.y(y),

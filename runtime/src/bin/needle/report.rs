@@ -455,7 +455,6 @@ fn timeline(out: &mut String, c: &Collect, s: &Summary, names: &[String]) {
                 w.last_line,
                 w.score
             ),
-            "",
         );
     }
     chart.end(out);
