@@ -88,7 +88,9 @@ impl BagScore {
 /// Which lines of a stream a scorer's scratch buffer holds rows for: the
 /// bookkeeping beside the buffer that [`BagScorer::score_stream_window`]
 /// reads and updates. A new one knows of no rows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+// Not `Clone`: a copy taken before a window would describe rows the
+// scratch no longer holds.
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct KeptRows {
     /// End (0-based line position, exclusive) of the last window whose last
     /// rows were kept.
@@ -245,27 +247,29 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         self.forward(n, zeroed, None)
     }
 
-    /// [`Self::score_tokens`] for window `start..end` of a stream (0-based
-    /// line positions; `lines` yields those lines' token buckets in order):
-    /// the lines it shares with the previous window scored this way through
-    /// this scratch buffer take their rows from the scratch instead of
-    /// computing them, and this window's last rows are kept for the next.
-    /// The same bits as [`Self::score_tokens`], with fewer rows computed.
+    /// [`Self::score_tokens`] for a window of a stream: `lines` yields the
+    /// token buckets of the stream's lines `start`, `start + 1`, … (0-based
+    /// positions; at most the model's window). The lines it shares with the
+    /// previous window scored this way through this scratch buffer take
+    /// their rows from the scratch instead of computing them, and this
+    /// window's last rows are kept for the next. The same bits as
+    /// [`Self::score_tokens`], with fewer rows computed.
     ///
     /// Rows are kept only with [`Model::stream_scratch_len`] of scratch (with
     /// [`Model::scratch_len`] this is [`Self::score_tokens`]). `kept` is the
     /// stream's record of which lines those are: pass the same one for every
-    /// window of one stream through one scratch buffer, and a new one (or
-    /// [`KeptRows::forget`]) when the stream starts again or the buffer was
-    /// used by another stream. Scoring other bags through the buffer in
-    /// between ([`Self::score_lines`], evidence) leaves the kept rows alone.
+    /// window of one stream through one scratch buffer (any order, any
+    /// overlap: only rows of the same positions are reused), and a new one
+    /// (or [`KeptRows::forget`]) when the stream starts again with other
+    /// lines at those positions or the buffer was used by another stream.
+    /// Scoring other bags through the buffer in between
+    /// ([`Self::score_lines`], evidence) leaves the kept rows alone.
     /// [`crate::LineStream`] does all this; the call is public for streams
     /// that hold their lines elsewhere (the C API's).
     pub fn score_stream_window<'t, I: IntoIterator<Item = &'t [u16]>>(
         &mut self,
         lines: I,
         start: u64,
-        end: u64,
         kept: &mut KeptRows,
     ) -> BagScore {
         let cap = self.carry_rows as u64;
@@ -286,7 +290,7 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         }
         let score = self.forward(n, None, Some(reuse));
         // `forward` kept this window's last `cap` rows when it had that many.
-        kept.until = (cap > 0 && n as u64 >= cap).then_some(end);
+        kept.until = (cap > 0 && n as u64 >= cap).then(|| start.saturating_add(n as u64));
         score
     }
 
@@ -427,7 +431,9 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         // next; a bag scored on its own, or perturbed, neither takes nor keeps.
         let cap = self.carry_rows;
         let carried = carried.filter(|_| zeroed.is_none());
-        let reuse = carried.map_or(0, |r| r.min(cap).min(n));
+        let taken = carried.map_or(0, |r| r.min(cap));
+        // A window shorter than the rows it shares takes the first of them.
+        let reuse = taken.min(n);
         let keep = carried.is_some() && cap > 0 && n >= cap;
 
         let (s, kept) = self.scratch.split_at_mut(l.total);
@@ -455,7 +461,12 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         // Projection: each line's own representation (kept for pooling).
         // Each linear layer's input is quantized once (`quantize_rows`);
         // layers sharing an input (query, key, value) all multiply it.
-        let mut kept_rows = CarriedRows { kept, hd, cap };
+        let mut kept_rows = CarriedRows {
+            kept,
+            hd,
+            cap,
+            first: cap - taken,
+        };
         kept_rows.restore(reuse, 0, own, hd, 1);
         quantize_rows(&big[reuse * d..], n - reuse, d, xq, xs);
         let projection = &mut own[reuse * hd..];
@@ -696,15 +707,19 @@ struct CarriedRows<'k> {
     kept: &'k mut [f32],
     hd: usize,
     cap: usize,
+    /// The kept row that is this window's first line (the window shares the
+    /// last `cap − first` kept rows).
+    first: usize,
 }
 
 impl CarriedRows<'_> {
-    /// Part `part` of the last `reuse` kept rows into rows `0..reuse` of
-    /// `rows`, where feature `t` of row `i` is `rows[i * row_step + t * col_step]`.
+    /// Part `part` of `reuse` kept rows from [`Self::first`] on into rows
+    /// `0..reuse` of `rows`, where feature `t` of row `i` is
+    /// `rows[i * row_step + t * col_step]`.
     fn restore(&self, reuse: usize, part: usize, rows: &mut [f32], row_step: usize, col: usize) {
         let hd = self.hd;
         for i in 0..reuse {
-            let at = ((self.cap - reuse + i) * 4 + part) * hd;
+            let at = ((self.first + i) * 4 + part) * hd;
             let Some(src) = self.kept.get(at..at + hd) else {
                 return;
             };

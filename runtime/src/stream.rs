@@ -136,7 +136,7 @@ impl<'m, 'a, 's, const W: usize, const T: usize> LineStream<'m, 'a, 's, W, T> {
         let lines = held_lines(&self.tokens, &self.counts, self.window, start..end);
         let score = self
             .scorer
-            .score_stream_window(lines, start, end, &mut self.kept);
+            .score_stream_window(lines, start, &mut self.kept);
         self.covered = end;
         self.last = Some((start, end));
         BagResult {

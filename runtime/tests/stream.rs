@@ -1,7 +1,7 @@
 //! Streaming loses nothing: every line falls in a bag, line numbers match
 //! the input, and a stream bag scores exactly like the same lines in one shot.
 
-use needle_runtime::{BagScorer, LineStream, Model};
+use needle_runtime::{BagScorer, Featurizer, KeptRows, LineStream, Model};
 
 fn fixture() -> Vec<u8> {
     std::fs::read(concat!(
@@ -139,6 +139,98 @@ fn streams_that_keep_shared_rows_score_the_same_bits() {
         }
         let (x, y) = (a.finish(), b.finish());
         assert_eq!(x.as_ref().map(bits), y.as_ref().map(bits), "n={n}, tail");
+    }
+}
+
+/// The bundled model with another stride (so `window − stride` rows are
+/// shared), re-encoded with a valid checksum.
+fn with_stride(bytes: &[u8], stride: u16) -> Vec<u8> {
+    use needle_runtime::format::{encode, ModelBody, HEADER_LEN, TRAILER_LEN};
+    let mut body: ModelBody<'_> =
+        postcard::from_bytes(&bytes[HEADER_LEN..bytes.len() - TRAILER_LEN]).unwrap();
+    body.config.stride = stride;
+    encode(&body).unwrap()
+}
+
+#[test]
+fn kept_rows_give_the_same_bits_at_every_stride() {
+    let original = fixture();
+    let all = bgl_lines();
+    // Odd counts of shared rows too: the integer layers work in groups of four.
+    for stride in [1u16, 3, 5, 13, 15, 17, 31, 32] {
+        let bytes = with_stride(&original, stride);
+        let model = Model::from_bytes(&bytes).unwrap();
+        let shared = 32 - usize::from(stride);
+        assert_eq!(
+            model.stream_scratch_len() - model.scratch_len(),
+            shared * 4 * 64
+        );
+        let mut plain = vec![0f32; model.scratch_len()];
+        let mut keeping = vec![f32::NAN; model.stream_scratch_len()];
+        let mut a = LineStream::<32, 40>::new(BagScorer::new(&model, &mut plain).unwrap()).unwrap();
+        let mut b =
+            LineStream::<32, 40>::new(BagScorer::new(&model, &mut keeping).unwrap()).unwrap();
+        assert_eq!(b.scorer().carry_rows(), shared);
+        for (i, line) in all[..150].iter().enumerate() {
+            let (x, y) = (a.push(line), b.push(line));
+            assert_eq!(
+                x.as_ref().map(bits),
+                y.as_ref().map(bits),
+                "stride {stride}, line {i}"
+            );
+            // A tail bag in the middle of the stream, then more lines.
+            if [4, 20, 45, 77].contains(&i) {
+                let (x, y) = (a.finish(), b.finish());
+                assert_eq!(
+                    x.as_ref().map(bits),
+                    y.as_ref().map(bits),
+                    "stride {stride}, finish {i}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_stream_window_in_any_order_scores_its_own_lines() {
+    let bytes = fixture();
+    let model = Model::from_bytes(&bytes).unwrap();
+    let featurizer = Featurizer::new(model.config().featurizer);
+    let tokens: Vec<Vec<u16>> = bgl_lines()[..80]
+        .iter()
+        .map(|l| {
+            let mut t = [0u16; 40];
+            let n = featurizer.featurize(l, &mut t);
+            t[..n].to_vec()
+        })
+        .collect();
+    let window = |r: core::ops::Range<usize>| tokens[r].iter().map(Vec::as_slice);
+    let mut plain = vec![0f32; model.scratch_len()];
+    let mut keeping = vec![0f32; model.stream_scratch_len()];
+    let mut reference = BagScorer::new(&model, &mut plain).unwrap();
+    let mut scorer = BagScorer::new(&model, &mut keeping).unwrap();
+    let mut kept = KeptRows::new();
+    // Windows that share some, all, none or a prefix of the kept rows, that
+    // end before them, or that go back.
+    for (start, end) in [
+        (0, 32),
+        (20, 30),
+        (16, 48),
+        (36, 46),
+        (10, 42),
+        (26, 58),
+        (44, 76),
+        (44, 76),
+        (0, 32),
+    ] {
+        let want = reference.score_tokens(window(start..end), None);
+        let got = scorer.score_stream_window(window(start..end), start as u64, &mut kept);
+        assert_eq!(
+            got.probability.to_bits(),
+            want.probability.to_bits(),
+            "{start}..{end}"
+        );
+        assert_eq!(got.top, want.top, "{start}..{end}");
     }
 }
 

@@ -144,6 +144,10 @@ pub(crate) struct Slot {
 pub(crate) struct State {
     /// Bytes of the caller's scratch buffer (≥ `layout.total`).
     pub arena_len: usize,
+    /// Bytes of it the scorer uses (`layout.used_in(arena_len)`, zeroed at
+    /// init): kept apart so an overwritten `arena_len` alone cannot widen
+    /// the views [`State::consistent`] lets through.
+    pub used: usize,
     pub layout: ArenaLayout,
     /// Borrows the caller's model bytes. `'static` stands for "as long as the
     /// caller keeps them", the contract of `needle_scorer_init`.
@@ -169,6 +173,7 @@ impl Slot {
             this,
             state: State {
                 arena_len,
+                used: layout.used_in(arena_len),
                 layout,
                 model,
                 featurizer,
@@ -187,6 +192,7 @@ impl State {
     pub fn consistent(&self) -> bool {
         self.layout.total <= self.arena_len
             && ArenaLayout::new(&self.model) == Some(self.layout)
+            && self.layout.used_in(self.arena_len) == self.used
             && self.covered <= self.seen
     }
 }
@@ -275,7 +281,7 @@ impl Scorer<'_> {
         let lines = held_lines(self.tokens, self.counts, self.state.layout, start..end);
         let mut scorer =
             BagScorer::new(&self.state.model, &mut *self.scratch).map_err(|_| INTERNAL)?;
-        let score = scorer.score_stream_window(lines, start, end, &mut self.state.kept);
+        let score = scorer.score_stream_window(lines, start, &mut self.state.kept);
         self.state.covered = end;
         self.state.last = Some((start, end));
         Ok(needle_bag::from_score(start + 1, end, &score))

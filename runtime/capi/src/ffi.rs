@@ -140,9 +140,12 @@ unsafe fn scorer<'a>(s: *mut needle_scorer) -> Result<Scorer<'a>> {
     let l = state.layout;
     let base = slot.cast::<u8>();
     // SAFETY: `needle_scorer_init` checked the buffer holds `arena_len`
-    // bytes from `base`, at least `l.total` (`consistent` re-checked
-    // `l.total <= arena_len` and that `l` is the model's layout); the
-    // scratch region ends at `l.used_in(arena_len) <= arena_len`. The three regions are disjoint from
+    // bytes from `base`, at least `l.total`, and zeroed the first `used`
+    // of them (`consistent` re-checked `l.total <= arena_len`, that `l` is
+    // the model's layout and that `used` is `l.used_in(arena_len)`, so an
+    // overwritten length alone cannot widen a view); the scratch region
+    // ends at `l.used_in(arena_len) <= arena_len`. `arena_len` itself is
+    // trusted: the handle contract says nothing else writes the buffer. The three regions are disjoint from
     // each other and from the slot (`tokens_at >= size_of::<Slot>()`,
     // offsets increasing), aligned (base is 8-aligned; `tokens_at` and
     // `counts_at` are even, `scratch_at` a multiple of 8), and were

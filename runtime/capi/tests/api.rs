@@ -273,6 +273,49 @@ fn stream_with_room_computes_shared_rows_once() {
 }
 
 #[test]
+fn reset_forgets_the_kept_rows() {
+    let bytes = model_bytes();
+    let model = Model::from_bytes(&bytes).unwrap();
+    let lines = demo_lines();
+    let mut scratch = Scratch::new(stream_scratch_size(&bytes));
+    let s = init(&bytes, &mut scratch);
+    // 16 lines then finish: the tail bag 1..16 keeps its rows.
+    compare_stream(s, &model, &lines[100..116]);
+    // SAFETY: live handle.
+    assert_eq!(unsafe { needle_stream_reset(s) }, NEEDLE_OK);
+    // Other lines at the same positions: bag 1..32 must compute its own.
+    compare_stream(s, &model, &lines[..40]);
+}
+
+#[test]
+fn finish_then_more_lines_with_room_scores_like_the_runtime() {
+    let bytes = model_bytes();
+    let model = Model::from_bytes(&bytes).unwrap();
+    let lines = demo_lines();
+    for k in [5usize, 10, 15, 16, 17, 20, 31, 40, 47, 50] {
+        let mut scratch = Scratch::new(stream_scratch_size(&bytes));
+        let s = init(&bytes, &mut scratch);
+        let mut rust_scratch = vec![0f32; model.scratch_len()];
+        let mut rust =
+            LineStream::<32, 40>::new(BagScorer::new(&model, &mut rust_scratch).unwrap()).unwrap();
+        for (i, line) in lines[..120].iter().enumerate() {
+            let (c, r) = (push(s, line), rust.push(line));
+            assert_eq!(c.is_some(), r.is_some(), "k={k}, line {i}");
+            if let (Some(c), Some(r)) = (c, r) {
+                assert_same(&c, r.first_line, r.last_line, &r.score);
+            }
+            if i + 1 == k || i + 1 == k + 37 {
+                let (c, r) = (finish(s), rust.finish());
+                assert_eq!(c.is_some(), r.is_some(), "k={k}, finish after {}", i + 1);
+                if let (Some(c), Some(r)) = (c, r) {
+                    assert_same(&c, r.first_line, r.last_line, &r.score);
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn finish_twice_gives_nothing_and_the_stream_goes_on() {
     let bytes = model_bytes();
     let lines = demo_lines();
