@@ -35,7 +35,7 @@ static LINES: &[u8] = include_bytes!("../data/bgl_300.log");
 /// f32 values of scorer scratch: the default model needs 14,979 to score a
 /// bag (`Model::scratch_len`) and 19,075 for the stream to keep the 16 rows
 /// consecutive windows share, so it computes them once per line
-/// (`Model::stream_scratch_len`, logged at start-up; about 0.5 M fewer
+/// (`Model::stream_scratch_len`, logged at start-up; about 0.4 M fewer
 /// instructions per bag for 16 KB). `BagScorer::new` checks it at run time.
 const SCRATCH_LEN: usize = 19_104;
 static SCRATCH: ConstStaticCell<[f32; SCRATCH_LEN]> = ConstStaticCell::new([0.0; SCRATCH_LEN]);

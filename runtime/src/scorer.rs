@@ -274,7 +274,7 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
     ) -> BagScore {
         let cap = self.carry_rows as u64;
         // The kept rows (the last window's last `cap` lines) serve this
-        // window when they are its first lines.
+        // window when they are its first lines (so at most `cap` of them).
         let reuse = match kept.until {
             Some(until) if start < until && start.saturating_add(cap) >= until => {
                 (until - start) as usize
@@ -282,7 +282,6 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
             _ => 0,
         };
         let w = self.window();
-        let reuse = reuse.min(self.carry_rows);
         let mut n = 0;
         for tokens in lines.into_iter().take(w) {
             self.embed(n, tokens, n >= reuse);

@@ -49,9 +49,8 @@ pub(crate) struct ArenaLayout {
     pub scratch_f32: usize,
     /// Bytes in all: the least a scorer needs.
     pub total: usize,
-    /// f32 values a stream keeps between windows, after `total`.
-    pub kept_f32: usize,
-    /// Bytes with the kept rows: what a stream needs to compute each line's
+    /// Bytes with the rows a stream keeps between windows (after
+    /// `total`): what a stream needs to compute each line's
     /// shared rows once.
     pub stream_total: usize,
 }
@@ -89,7 +88,6 @@ impl ArenaLayout {
             scratch_at,
             scratch_f32,
             total,
-            kept_f32,
             stream_total,
         })
     }
@@ -102,11 +100,7 @@ impl ArenaLayout {
     /// f32 values of the scorer's scratch in a buffer of `arena_len` bytes:
     /// with the kept rows when they fit.
     pub fn scratch_f32_in(&self, arena_len: usize) -> usize {
-        if arena_len >= self.stream_total {
-            self.scratch_f32 + self.kept_f32
-        } else {
-            self.scratch_f32
-        }
+        (self.used_in(arena_len) - self.scratch_at) / 4
     }
 
     /// Bytes of a buffer of `arena_len` bytes that a scorer uses:
