@@ -180,6 +180,32 @@ impl<B: Backend> LogMilp<B> {
         }
     }
 
+    /// The model with embedding column `col` set to `values` (one per
+    /// bucket): a prior a trainer can start from, e.g. a line scorer's
+    /// weights, so the mean over a line's tokens starts out carrying its
+    /// score.
+    ///
+    /// # Panics
+    /// When `values` does not hold one value per bucket or `col` is not a
+    /// column (a caller's bug, not data).
+    #[must_use]
+    pub fn with_embedding_column(mut self, col: usize, values: &[f32]) -> Self {
+        let weight = self.embedding.weight.val();
+        let [v, d] = weight.dims();
+        assert!(
+            values.len() == v && col < d,
+            "embedding column {col} of {v} x {d}"
+        );
+        let device = weight.device();
+        let column = Tensor::<B, 1>::from_floats(values, &device).reshape([v, 1]);
+        self.embedding.weight = self.embedding.weight.map(|w| {
+            w.slice_assign([0..v, col..col + 1], column)
+                .detach()
+                .require_grad()
+        });
+        self
+    }
+
     /// Embedding bag: the mean of each line's token embeddings.
     ///
     /// # Shapes

@@ -188,7 +188,19 @@ fn report_is_measured_on_the_test_file_only() {
     for key in ["loc_at_1", "loc_at_3", "sr"] {
         assert!(json["instance"][key].is_number(), "instance.{key}");
     }
-    assert!(json["baseline"]["bag"]["f1"].is_number());
+    let peers: Vec<&str> = json["baselines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(peers, ["naive", "witnesses"]);
+    for peer in json["baselines"].as_array().unwrap() {
+        assert!(peer["bag"]["f1"].is_number());
+        assert!(peer["bag"]["best_f1"].is_number());
+        assert!(peer["instance"]["loc_at_3"].is_number());
+    }
+    assert!(json["threshold_rule"].is_string());
 }
 
 fn out_dir_path(name: &str) -> PathBuf {

@@ -98,6 +98,9 @@ pub struct LineFeatures {
     pub line_no: usize,
     /// Epoch milliseconds, when the file's timestamps could be read.
     pub timestamp: Option<i64>,
+    /// The line's incident label on the incidents route (what training may
+    /// read of it); `None` on the line-labelled route.
+    pub coarse: Option<LineLabel>,
 }
 
 /// What training may know about a bag.
@@ -117,36 +120,6 @@ pub enum Role {
     Ambiguous,
     /// No label of either kind.
     Unlabelled,
-}
-
-impl Role {
-    /// The role of a window from its lines' coarse labels: an incident if any
-    /// line is inside one (the incident holding most of its lines), else
-    /// ambiguous if any line is in a margin, else normal.
-    pub fn from_coarse(labels: &[LineLabel]) -> Self {
-        let mut best: Option<(usize, usize)> = None;
-        let mut margin = false;
-        for (i, l) in labels.iter().enumerate() {
-            match *l {
-                LineLabel::Incident(id) => {
-                    let n = labels[i..]
-                        .iter()
-                        .filter(|&&m| m == LineLabel::Incident(id))
-                        .count();
-                    if best.is_none_or(|(_, b)| n > b) {
-                        best = Some((id, n));
-                    }
-                }
-                LineLabel::Margin => margin = true,
-                LineLabel::Normal => {}
-            }
-        }
-        match best {
-            Some((id, _)) => Self::Incident(id),
-            None if margin => Self::Ambiguous,
-            None => Self::Normal,
-        }
-    }
 }
 
 /// A bag: a range of [`BagSet::lines`] and its label.
@@ -204,7 +177,7 @@ impl BagSet {
         let mut scratch = vec![0u16; max_tokens];
         let coarse = coarse.map(|c| &c[range.clone()]);
         let segment = &file.lines[range];
-        for line in segment {
+        for (i, line) in segment.iter().enumerate() {
             let n = featurizer.featurize(&line.text, &mut scratch);
             self.lines.push(LineFeatures {
                 tokens: scratch[..n].to_vec(),
@@ -212,6 +185,7 @@ impl BagSet {
                 file: file_idx,
                 line_no: line.line_no,
                 timestamp: line.timestamp,
+                coarse: coarse.and_then(|c| c.get(i).copied()),
             });
         }
         let windows = match windowing {
@@ -228,7 +202,7 @@ impl BagSet {
                 .map(|l| l.label)
                 .try_fold(false, |acc, l| l.map(|l| acc || l));
             let role = match coarse {
-                Some(c) => Role::from_coarse(&c[w.clone()]),
+                Some(c) => crate::incidents::window_role(&c[w.clone()]),
                 None => label.map_or(Role::Unlabelled, Role::Window),
             };
             self.bags.push(Bag { lines, label, role });

@@ -11,14 +11,19 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use needle_model_def::{Featurizer, LogMilp, ModelConfig};
 use serde::Serialize;
 
-use crate::bags::{BagSet, Role, Windowing};
-use crate::baseline::{BagOfTokens, TokenRarity};
-use crate::incidents::{label_lines, read_incidents, CoarseLabels, Incidents, LineLabel, Margin};
-use crate::metrics::{bag_metrics, best_f1_threshold, ranked, success_rate, BagMetrics, LocAtK};
-use crate::read::{read_log_with, LogFile, LogFormat, TimeOptions};
-use crate::train::{
-    predict, score_bags, selection_items, train, BagPrediction, EpochLog, TrainOptions,
+use crate::bags::{BagSet, Windowing};
+use crate::incidents::plan::{teacher_threshold, training_items, Selection, Trust};
+use crate::incidents::{
+    incident_metrics, label_lines, read_incidents, CoarseLabels, IncidentMetrics, Incidents,
+    LineLabel, Margin,
 };
+use crate::line_learner::LineLearner;
+use crate::metrics::{bag_metrics, best_f1_threshold, ranked, success_rate, BagMetrics, LocAtK};
+
+/// Witness rounds of the witness learner (as the peer it reproduces).
+pub const WITNESS_ROUNDS: usize = 3;
+use crate::read::{read_log_with, LogFile, LogFormat, TimeOptions};
+use crate::train::{predict, score_bags, train, BagPrediction, EpochLog, TrainOptions};
 
 /// δ_sr of the Success Rate (paper eq. 6): the drop in probability that
 /// counts as "the key line mattered". Chosen a priori, not on test data; see
@@ -106,17 +111,20 @@ pub struct InstanceMetrics {
     pub positive_bags: usize,
 }
 
-/// The baselines' figures on the same test bags, trained on the same labels
-/// as the model (on the incidents route: every window of an incident is a
-/// positive, every normal window a negative).
+/// A baseline's figures on the same test windows, trained on the same
+/// labels as the model: what a user would try instead.
 #[derive(Debug, Clone, Serialize)]
 pub struct BaselineReport {
-    /// What the baselines are.
+    /// Short name: `naive` or `witnesses`.
+    pub name: String,
+    /// What the baseline is.
     pub method: String,
-    /// Bag-of-tokens logistic regression, threshold chosen on validation.
+    /// Window detection, threshold chosen on validation as the peer does
+    /// (best F1 of validation incidents' best windows against normal
+    /// windows).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bag: Option<BagMetrics>,
-    /// Token-rarity localization.
+    /// Localization by the line scores.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance: Option<InstanceMetrics>,
     /// Incident-level detection.
@@ -179,30 +187,6 @@ pub struct TrainingSummary {
     pub history: Vec<EpochLog>,
 }
 
-/// Detection of the operator's incidents on the test logs.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct IncidentMetrics {
-    /// Test incidents (after merging).
-    pub incidents: usize,
-    /// Incidents with at least one flagged window inside.
-    pub detected: usize,
-    /// `detected / incidents`.
-    pub detection_rate: f64,
-    /// Windows entirely outside test incidents and margins.
-    pub normal_windows: usize,
-    /// Of those, flagged.
-    pub false_alarms: usize,
-    /// False alarms per 1,000 normal windows.
-    pub false_alarms_per_1000_windows: f64,
-    /// False alarms per day of test log (by the lines' timestamps), when
-    /// every test file's timestamps could be read.
-    pub false_alarms_per_day: Option<f64>,
-    /// Days of test log the rate is over.
-    pub days: Option<f64>,
-    /// The threshold used (chosen on validation).
-    pub threshold: f64,
-}
-
 /// report.json: every figure is measured on the test file(s).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -216,8 +200,12 @@ pub struct Report {
     /// Incident-level detection, when the test data comes with incidents.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incident: Option<IncidentMetrics>,
-    /// Baselines on the same bags.
-    pub baseline: BaselineReport,
+    /// Baselines on the same windows: the naive and the witness line
+    /// learners (empty when the training set has no normal or no
+    /// anomalous line for them).
+    pub baselines: Vec<BaselineReport>,
+    /// How the threshold was chosen.
+    pub threshold_rule: String,
     /// Where training labels came from: `line labels` or `incidents: PATH`.
     pub labels: String,
     /// Splits.
@@ -452,51 +440,6 @@ pub fn split(
     Ok(sets)
 }
 
-/// Incident detection on `set` (roles from the test incidents) at `threshold`.
-pub fn incident_metrics(set: &BagSet, probs: &[f64], threshold: f64) -> Option<IncidentMetrics> {
-    let groups = set.incident_groups();
-    let normal: Vec<usize> = (0..set.bags.len())
-        .filter(|&i| set.bags[i].role == Role::Normal)
-        .collect();
-    if groups.is_empty() && normal.is_empty() {
-        return None;
-    }
-    let detected = groups
-        .iter()
-        .filter(|g| g.iter().any(|&i| probs[i] >= threshold))
-        .count();
-    let false_alarms = normal.iter().filter(|&&i| probs[i] >= threshold).count();
-    // Days covered: per file, last minus first timestamp.
-    let mut spans: Vec<(usize, i64, i64)> = Vec::new();
-    let mut every_line_timed = true;
-    for l in &set.lines {
-        match l.timestamp {
-            Some(t) => match spans.iter_mut().find(|(f, _, _)| *f == l.file) {
-                Some(s) => {
-                    s.1 = s.1.min(t);
-                    s.2 = s.2.max(t);
-                }
-                None => spans.push((l.file, t, t)),
-            },
-            None => every_line_timed = false,
-        }
-    }
-    let millis: i64 = spans.iter().map(|(_, a, b)| b - a).sum();
-    let days = (every_line_timed && millis > 0).then(|| millis as f64 / 86_400_000.0);
-    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-    Some(IncidentMetrics {
-        incidents: groups.len(),
-        detected,
-        detection_rate: ratio(detected, groups.len()),
-        normal_windows: normal.len(),
-        false_alarms,
-        false_alarms_per_1000_windows: 1000.0 * ratio(false_alarms, normal.len()),
-        false_alarms_per_day: days.map(|d| false_alarms as f64 / d),
-        days,
-        threshold,
-    })
-}
-
 /// Whether every line of `set` carries a line label (fine-window metrics
 /// are possible).
 fn has_line_labels(set: &BagSet) -> bool {
@@ -547,50 +490,90 @@ pub fn evaluate(
     )
 }
 
-fn baseline(splits: &Splits, config: &ModelConfig) -> BaselineReport {
-    let lr = BagOfTokens::fit(&splits.train, config.featurizer.buckets as usize, 10);
-    let val_scores = lr.score(&splits.val);
-    let (val_items, val_labels) = selection_items(&splits.val, &val_scores);
-    let threshold = best_f1_threshold(&val_items, &val_labels).unwrap_or(0.5);
-    let test_scores = lr.score(&splits.test);
-    let incident = incident_metrics(&splits.test, &test_scores, threshold);
-    if !has_line_labels(&splits.test) {
-        return BaselineReport {
-            method: "bag-of-tokens logistic regression (detection)".into(),
-            bag: None,
-            instance: None,
-            incident,
+/// The naive and the witness line learners on the test windows: a window
+/// scores as its best line, lines rank by their scores, the threshold is
+/// the best F1 of validation incidents' best windows against normal
+/// windows (or of labelled windows). `witness` is the fitted witness
+/// learner, when the run already has it.
+fn baselines(
+    splits: &Splits,
+    config: &ModelConfig,
+    witness: Option<&LineLearner>,
+) -> Vec<BaselineReport> {
+    let buckets = config.featurizer.buckets as usize;
+    let selection = Selection::of_incidents(&splits.val);
+    let mut out = Vec::new();
+    let naive = LineLearner::fit(&splits.train, buckets, 0);
+    let witness = witness
+        .cloned()
+        .or_else(|| LineLearner::fit(&splits.train, buckets, WITNESS_ROUNDS));
+    let named = [
+        (
+            "naive",
+            "line logistic regression, every line of an incident a positive",
+            naive,
+        ),
+        (
+            "witnesses",
+            "line logistic regression, 3 rounds of one witness line per incident (its kind positive, the incident's other lines left out)",
+            witness,
+        ),
+    ];
+    for (name, method, learner) in named {
+        let Some(learner) = learner else { continue };
+        let window_scores = |set: &BagSet| -> (Vec<f64>, Vec<f64>) {
+            let lines = learner.model.score_lines(set);
+            let windows = set
+                .bags
+                .iter()
+                .map(|b| lines[b.lines.clone()].iter().copied().fold(0.0, f64::max))
+                .collect();
+            (lines, windows)
         };
+        let (_, val_scores) = window_scores(&splits.val);
+        let (val_items, val_labels) = selection.items(&val_scores);
+        let threshold = best_f1_threshold(&val_items, &val_labels).unwrap_or(0.5);
+        let (line_scores, test_scores) = window_scores(&splits.test);
+        let incident = incident_metrics(&splits.test, &test_scores, threshold);
+        let (bag, instance) = if has_line_labels(&splits.test) {
+            let labels: Vec<bool> = splits.test.bags.iter().map(|b| b.is_positive()).collect();
+            let (mut loc1, mut loc3) = (LocAtK::default(), LocAtK::default());
+            let mut positive_bags = 0;
+            for b in splits.test.bags.iter().filter(|b| b.is_positive()) {
+                let truth: Vec<bool> = splits.test.lines[b.lines.clone()]
+                    .iter()
+                    .map(|l| l.label == Some(true))
+                    .collect();
+                let scores = &line_scores[b.lines.clone()];
+                let mut order: Vec<usize> = (0..scores.len()).collect();
+                order.sort_by(|&x, &y| scores[y].total_cmp(&scores[x]));
+                loc1.add(1, &order, &truth);
+                loc3.add(3, &order, &truth);
+                positive_bags += 1;
+            }
+            (
+                Some(bag_metrics(&test_scores, &labels, threshold)),
+                Some(InstanceMetrics {
+                    loc_at_1: loc1.value(),
+                    loc_at_3: loc3.value(),
+                    sr: None,
+                    delta_sr: DELTA_SR,
+                    mean_drop: None,
+                    positive_bags,
+                }),
+            )
+        } else {
+            (None, None)
+        };
+        out.push(BaselineReport {
+            name: name.into(),
+            method: method.into(),
+            bag,
+            instance,
+            incident,
+        });
     }
-    let test_labels: Vec<bool> = splits.test.bags.iter().map(|b| b.is_positive()).collect();
-    let rarity = TokenRarity::fit(&splits.train);
-    let (mut loc1, mut loc3) = (LocAtK::default(), LocAtK::default());
-    let mut positive_bags = 0;
-    for b in splits.test.bags.iter().filter(|b| b.is_positive()) {
-        let truth: Vec<bool> = splits.test.lines[b.lines.clone()]
-            .iter()
-            .map(|l| l.label == Some(true))
-            .collect();
-        let order = ranked(&rarity.bag_scores(&splits.test, b));
-        loc1.add(1, &order, &truth);
-        loc3.add(3, &order, &truth);
-        positive_bags += 1;
-    }
-    BaselineReport {
-        method:
-            "bag-of-tokens logistic regression (detection); mean token surprisal (localization)"
-                .into(),
-        bag: Some(bag_metrics(&test_scores, &test_labels, threshold)),
-        instance: Some(InstanceMetrics {
-            loc_at_1: loc1.value(),
-            loc_at_3: loc3.value(),
-            sr: None,
-            delta_sr: DELTA_SR,
-            mean_drop: None,
-            positive_bags,
-        }),
-        incident,
-    }
+    out
 }
 
 fn write_err(path: &Path, e: impl std::fmt::Display) -> RunError {
@@ -644,17 +627,24 @@ fn write_predictions(
 /// One row per validation window: where it is, what training knew of it
 /// (its role) and the chosen model's score; the threshold is chosen from
 /// these rows (see [`selection_items`]).
-fn write_validation(path: &Path, set: &BagSet, probs: &[f64]) -> Result<(), RunError> {
+fn write_validation(
+    path: &Path,
+    set: &BagSet,
+    probs: &[f64],
+    selection: &Selection,
+) -> Result<(), RunError> {
     use std::io::Write;
     let file = fs::File::create(path).map_err(|e| write_err(path, e))?;
     let mut out = std::io::BufWriter::new(file);
-    for (bag, p) in set.bags.iter().zip(probs) {
+    let chosen = selection.per_window(set.bags.len());
+    for ((bag, p), chosen) in set.bags.iter().zip(probs).zip(chosen) {
         let lines = &set.lines[bag.lines.clone()];
         let row = serde_json::json!({
             "file": set.files.get(lines[0].file),
             "first_line": lines[0].line_no,
             "last_line": lines[lines.len() - 1].line_no,
             "role": bag.role,
+            "selection": chosen,
             "score": p,
             "label": bag.label,
         });
@@ -766,12 +756,33 @@ pub fn run_loaded<B: AutodiffBackend>(
             format!("cannot create the output directory: {e}"),
         )
     })?;
+    // The witness learner is the teacher of the incidents route and one of
+    // the baselines; on the line-labelled route windows train as labelled.
+    let witness = LineLearner::fit(
+        &splits.train,
+        config.featurizer.buckets as usize,
+        WITNESS_ROUNDS,
+    );
+    if coarse.train_val.is_some() && witness.is_none() {
+        return Err(RunError::Data(format!(
+            "the training lines ({}) hold no line outside every incident and its --margin: the validation part (the last {}% of the lines, or --val) has them all, and the witness learner needs normal lines to train on; give --val files, or more log of normal operation before it",
+            splits.train.files.join(", "),
+            (VAL_FRACTION * 100.0).round()
+        )));
+    }
+    let teacher = witness
+        .as_ref()
+        .filter(|_| coarse.train_val.is_some())
+        .map(|w| (w, Trust::from_threshold(teacher_threshold(&splits.val, w))));
+
+    let items = training_items(&splits.train, teacher);
+    let selection = Selection::new(&splits.val, &splits.train, teacher);
     // Checkpoint every new best epoch as it happens (threshold from its own
     // validation scores), so an interrupted run keeps its best model.
     let mut checkpoint_error = None;
     let familiar = familiar_buckets(&[&splits.train, &splits.val]);
     let mut on_best = |model: &LogMilp<B::InnerBackend>, epoch: usize, probs: &[f64]| {
-        let (items, labels) = selection_items(&splits.val, probs);
+        let (items, labels) = selection.items(probs);
         let meta = CheckpointMeta {
             config,
             threshold: best_f1_threshold(&items, &labels).unwrap_or(0.5),
@@ -784,9 +795,24 @@ pub fn run_loaded<B: AutodiffBackend>(
             checkpoint_error.get_or_insert(e);
         }
     };
+    // The teacher's token weights start embedding column 0 (scaled to the
+    // other columns' spread), so a line's mean embedding starts out
+    // carrying the teacher's view of it.
+    let prior_scale: f64 = std::env::var("NEEDLE_PRIOR")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    let prior: Option<Vec<f32>> = teacher.filter(|_| prior_scale > 0.0).map(|(t, _)| {
+        let w = t.model.weights();
+        let max = w.iter().fold(0f64, |m, x| m.max(x.abs())).max(1e-9);
+        w.iter().map(|x| (x / max * prior_scale) as f32).collect()
+    });
     let trained = train::<B>(
         &splits.train,
+        &items,
         &splits.val,
+        &selection,
+        prior.as_deref(),
         &request.options,
         device,
         &mut on_best,
@@ -797,7 +823,7 @@ pub fn run_loaded<B: AutodiffBackend>(
     let inner = device.clone();
     let val_ids: Vec<usize> = (0..splits.val.bags.len()).collect();
     let val_probs = score_bags(&trained.model, &splits.val, &val_ids, &config, &inner);
-    let (val_items, val_labels) = selection_items(&splits.val, &val_probs);
+    let (val_items, val_labels) = selection.items(&val_probs);
     let mut warnings: Vec<String> = train_files
         .iter()
         .chain(val_files)
@@ -820,7 +846,7 @@ pub fn run_loaded<B: AutodiffBackend>(
         (None, None)
     };
     let incident = incident_metrics(&splits.test, &test_probs, threshold);
-    let baseline = baseline(&splits, &config);
+    let baselines = baselines(&splits, &config, witness.as_ref());
 
     let meta = CheckpointMeta {
         config,
@@ -853,7 +879,8 @@ pub fn run_loaded<B: AutodiffBackend>(
         bag,
         instance,
         incident,
-        baseline,
+        baselines,
+        threshold_rule: selection.rule().into(),
         labels: match &request.incidents {
             Some(p) => format!("incidents: {}", p.display()),
             None => "line labels".into(),
@@ -900,6 +927,7 @@ pub fn run_loaded<B: AutodiffBackend>(
         &request.out.join("validation.jsonl"),
         &splits.val,
         &val_probs,
+        &selection,
     )?;
     let report_path = request.out.join("report.json");
     let json = serde_json::to_string_pretty(&report).map_err(|e| write_err(&report_path, e))?;

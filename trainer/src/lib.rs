@@ -9,6 +9,7 @@ pub mod baseline;
 pub mod experiment;
 pub mod export;
 pub mod incidents;
+pub mod line_learner;
 pub mod metrics;
 pub mod read;
 pub mod report_html;

@@ -11,7 +11,7 @@ use needle_trainer::bags::Windowing;
 use needle_trainer::experiment::{run, Report, Request};
 use needle_trainer::incidents::Margin;
 use needle_trainer::read::{LogFormat, TimeOptions};
-use needle_trainer::train::{IncidentOptions, LossConfig, TrainOptions};
+use needle_trainer::train::{LossConfig, TrainOptions};
 
 #[derive(Parser)]
 #[command(
@@ -90,6 +90,14 @@ struct IncidentsArgs {
     /// The incidents file (CSV) to write.
     #[arg(long, value_name = "incidents.csv")]
     out: PathBuf,
+    /// Write only this seeded share of the incidents (0 < F <= 1), as when
+    /// some outages never got a ticket; the rest of their lines then read
+    /// as normal.
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    keep: f64,
+    /// Seed of --keep's choice.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
     /// Also write each input's lines without labels to DIR/<its file name>,
     /// line numbers unchanged.
     #[arg(long, value_name = "DIR")]
@@ -172,27 +180,12 @@ struct TrainArgs {
     /// Train without the perturbation-consistency loss (ablation).
     #[arg(long)]
     no_consistency: bool,
-    /// First epoch that trains the consistency loss (earlier epochs train
-    /// without it).
-    #[arg(long, default_value_t = 1, hide_short_help = true)]
-    consistency_from: usize,
-    /// Keep the last epoch's model, not the best on validation.
-    #[arg(long, hide_short_help = true)]
-    keep_last: bool,
     /// Weight of the consistency loss (λ_c).
     #[arg(long, default_value_t = 1.0, hide_short_help = true)]
     lambda_con: f32,
     /// How far the probability must drop when the key line is zeroed (Δ_c).
     #[arg(long, default_value_t = 0.3, hide_short_help = true)]
     con_margin: f32,
-    /// Incidents route: least windows per incident trained as its positives
-    /// (those holding a line of the incidents' cover, else its best-ranked).
-    #[arg(long, default_value_t = 2, hide_short_help = true)]
-    witnesses: usize,
-    /// Incidents route: share of each incident's lowest-ranked windows also
-    /// trained as negatives.
-    #[arg(long, default_value_t = 0.0, hide_short_help = true)]
-    pseudo_negative: f64,
     /// Compute device.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceKind,
@@ -274,12 +267,6 @@ fn request(args: &TrainArgs) -> Result<Request> {
             needle_runtime::MAX_WINDOW
         );
     }
-    if !(0.0..1.0).contains(&args.pseudo_negative) {
-        bail!("--pseudo-negative must be in [0, 1)");
-    }
-    if args.witnesses == 0 {
-        bail!("--witnesses must be at least 1");
-    }
     let windowing = match args.window_seconds {
         Some(s) if s <= 0 => bail!("--window-seconds must be positive"),
         Some(seconds) => Windowing::Time {
@@ -322,15 +309,13 @@ fn request(args: &TrainArgs) -> Result<Request> {
             learning_rate: args.lr,
             seed: args.seed,
             consistency: !args.no_consistency,
-            consistency_from: args.consistency_from,
-            keep_last: args.keep_last,
-            incidents: IncidentOptions {
-                witnesses: args.witnesses,
-                pseudo_negative: args.pseudo_negative,
-            },
             loss: LossConfig {
                 lambda_con: args.lambda_con,
                 con_margin: args.con_margin,
+                lambda_attn: std::env::var("NEEDLE_LAMBDA_ATTN")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0.05),
                 ..LossConfig::default()
             },
             progress: !args.quiet,
@@ -419,22 +404,43 @@ fn print_summary(r: &Report, out: &Path) {
             sr(inst.sr)
         );
     }
-    let b = &r.baseline;
-    if let (Some(bag), Some(inst)) = (&b.bag, &b.instance) {
+    for b in &r.baselines {
+        if let (Some(bag), Some(inst)) = (&b.bag, &b.instance) {
+            println!(
+                "    {:<16} {:.4}   {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {}",
+                b.name,
+                bag.auc_roc,
+                bag.auc_pr,
+                bag.precision,
+                bag.recall,
+                bag.f1,
+                inst.loc_at_1,
+                inst.loc_at_3,
+                sr(inst.sr)
+            );
+        }
+    }
+    if let Some(bag) = &r.bag {
+        let peers: Vec<String> = r
+            .baselines
+            .iter()
+            .filter_map(|b| {
+                b.bag
+                    .as_ref()
+                    .map(|m| format!("{} {:.4}", b.name, m.best_f1))
+            })
+            .collect();
         println!(
-            "    baseline         {:.4}   {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {}",
-            bag.auc_roc,
-            bag.auc_pr,
-            bag.precision,
-            bag.recall,
-            bag.f1,
-            inst.loc_at_1,
-            inst.loc_at_3,
-            sr(inst.sr)
+            "    best F1 at any test threshold (an oracle, for comparison): LogMILP {:.4}{}{}",
+            bag.best_f1,
+            if peers.is_empty() { "" } else { ", " },
+            peers.join(", ")
         );
     }
     let per_day = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.2}"));
-    for (name, m) in [("LogMILP", &r.incident), ("baseline", &b.incident)] {
+    let incident_rows = std::iter::once(("LogMILP", &r.incident))
+        .chain(r.baselines.iter().map(|b| (b.name.as_str(), &b.incident)));
+    for (name, m) in incident_rows {
         if let Some(m) = m {
             println!(
                 "    incidents {name:<9} {}/{} detected, {} false alarms in {} normal windows ({:.1} per 1,000; {} per day)",
@@ -453,7 +459,7 @@ fn print_summary(r: &Report, out: &Path) {
         .map(|b| b.threshold)
         .or(r.incident.as_ref().map(|m| m.threshold))
         .unwrap_or(f64::NAN);
-    println!("  threshold {threshold:.4} (chosen on validation)");
+    println!("  threshold {threshold:.4} ({})", r.threshold_rule);
     for w in &d.warnings {
         println!("  warning: {w}");
     }
@@ -524,7 +530,9 @@ fn eval(args: &EvalArgs) -> Result<()> {
 /// The operator simulator: reads, simulates, then writes (nothing is
 /// written if any input is unusable), refusing to write over an input.
 fn incidents(args: &IncidentsArgs) -> Result<()> {
-    use needle_trainer::incidents::{count_blocks, simulate, write_raw, write_simulated, Block};
+    use needle_trainer::incidents::{
+        count_blocks, keep_share, simulate, write_raw, write_simulated, Block,
+    };
     let block = match (args.lines, args.seconds) {
         (Some(0), _) => bail!("--lines must be at least 1"),
         (Some(n), _) => Block::Lines(n),
@@ -542,7 +550,12 @@ fn incidents(args: &IncidentsArgs) -> Result<()> {
         .iter()
         .map(|p| needle_trainer::read::read_log(p, args.format))
         .collect::<Result<Vec<_>, _>>()?;
-    let simulated = simulate(&files, block)?;
+    if !(args.keep > 0.0 && args.keep <= 1.0) {
+        bail!("--keep must be a share in (0, 1], not {}", args.keep);
+    }
+    let all = simulate(&files, block)?;
+    let found = all.len();
+    let simulated = keep_share(all, args.keep, args.seed);
     let inputs: Vec<PathBuf> = args
         .from_labels
         .iter()
@@ -601,11 +614,21 @@ fn incidents(args: &IncidentsArgs) -> Result<()> {
         }
         println!("{line}");
     }
-    println!(
-        "wrote {} ({} incidents)",
-        args.out.display(),
-        simulated.len()
-    );
+    if simulated.len() < found {
+        println!(
+            "wrote {} ({} of {found} incidents: --keep {} --seed {})",
+            args.out.display(),
+            simulated.len(),
+            args.keep,
+            args.seed
+        );
+    } else {
+        println!(
+            "wrote {} ({} incidents)",
+            args.out.display(),
+            simulated.len()
+        );
+    }
     Ok(())
 }
 

@@ -18,6 +18,10 @@ pub struct BagMetrics {
     pub f1: f64,
     /// Scores at or above this are flagged anomalous (chosen on validation).
     pub threshold: f64,
+    /// The best F1 at any threshold on these same scores: not a usable
+    /// rule (it looks at the answers), but it shows how much of the gap to
+    /// a perfect F1 is the threshold's and how much the ranking's.
+    pub best_f1: f64,
 }
 
 /// AUC-ROC by the rank-sum (Mann–Whitney U) formula. 0.5 when one class is
@@ -128,6 +132,29 @@ pub fn best_f1_threshold(scores: &[f64], labels: &[bool]) -> Option<f64> {
     Some(best.1)
 }
 
+/// The largest F1 over all thresholds (one sort and a sweep; ties taken
+/// together). 0 without a positive.
+pub fn best_f1(scores: &[f64], labels: &[bool]) -> f64 {
+    let pos = labels.iter().filter(|&&l| l).count();
+    if pos == 0 {
+        return 0.0;
+    }
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut flagged, mut best, mut i) = (0usize, 0usize, 0.0f64, 0usize);
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
+            j += 1;
+        }
+        tp += idx[i..=j].iter().filter(|&&k| labels[k]).count();
+        flagged += j + 1 - i;
+        best = best.max(2.0 * tp as f64 / (flagged + pos) as f64);
+        i = j + 1;
+    }
+    best
+}
+
 /// All bag metrics at `threshold`.
 pub fn bag_metrics(scores: &[f64], labels: &[bool], threshold: f64) -> BagMetrics {
     let (precision, recall, f1) = prf(scores, labels, threshold);
@@ -138,6 +165,7 @@ pub fn bag_metrics(scores: &[f64], labels: &[bool], threshold: f64) -> BagMetric
         recall,
         f1,
         threshold,
+        best_f1: best_f1(scores, labels),
     }
 }
 

@@ -180,14 +180,32 @@ pub fn render(report: &Report, scores: &[f64], labels: Option<&[bool]>, threshol
             ),
         ));
     }
-    if let Some(b) = &report.baseline.bag {
+    rows.push(("threshold rule", html::text(&report.threshold_rule)));
+    if let Some(b) = &report.bag {
         rows.push((
-            "baseline",
+            "best F1 at any test threshold",
+            format!("{:.3} (an oracle, for comparison)", b.best_f1),
+        ));
+    }
+    // The peers a user would try, on the same windows (trained on the
+    // same labels in the same run).
+    for peer in &report.baselines {
+        let (Some(b), Some(i)) = (&peer.bag, &peer.instance) else {
+            continue;
+        };
+        rows.push((
+            if peer.name == "naive" {
+                "peer: naive"
+            } else {
+                "peer: witnesses"
+            },
             format!(
-                "{}: AUC-PR {:.3}, F1 {:.3}",
-                html::text(&report.baseline.method),
+                "{}: AUC-PR {:.3}, F1 {:.3} (best {:.3}), Loc@3 {:.3}",
+                html::text(&peer.method),
                 b.auc_pr,
-                b.f1
+                b.f1,
+                b.best_f1,
+                i.loc_at_3
             ),
         ));
     }

@@ -19,8 +19,8 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::Serialize;
 
-use crate::bags::{BagSet, Role};
-use crate::baseline::TokenRarity;
+use crate::bags::BagSet;
+use crate::incidents::plan::{Selection, TrainingItem};
 use crate::metrics::auc_pr;
 
 /// Loss weights and margins of Algorithm 1 (values and reasons in
@@ -64,29 +64,6 @@ impl Default for LossConfig {
     }
 }
 
-/// How an incident (a bag of fine windows: nested multi-instance learning)
-/// is trained; the reasons and the alternatives measured are in
-/// docs/model.md.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct IncidentOptions {
-    /// Least windows per incident trained as its positives: every window
-    /// holding a line of the incidents' cover, and at least this many of the
-    /// best-ranked. Default: 2
-    pub witnesses: usize,
-    /// Share of each incident's lowest-ranked windows trained as negatives
-    /// on top of its known-normal ones (0 turns it off). Default: 0
-    pub pseudo_negative: f64,
-}
-
-impl Default for IncidentOptions {
-    fn default() -> Self {
-        Self {
-            witnesses: 2,
-            pseudo_negative: 0.0,
-        }
-    }
-}
-
 /// Everything that shapes a training run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TrainOptions {
@@ -102,14 +79,8 @@ pub struct TrainOptions {
     pub seed: u64,
     /// Whether the perturbation-consistency term is trained (`--no-consistency` turns it off).
     pub consistency: bool,
-    /// First epoch (1-based) that trains the consistency term. Default: 1
-    pub consistency_from: usize,
-    /// Keep the last epoch's model instead of the best on validation.
-    pub keep_last: bool,
     /// Loss weights and margins.
     pub loss: LossConfig,
-    /// Nested multi-instance learning on the incidents route.
-    pub incidents: IncidentOptions,
     /// Show progress bars.
     #[serde(skip)]
     pub progress: bool,
@@ -124,10 +95,7 @@ impl Default for TrainOptions {
             learning_rate: 1e-3,
             seed: 42,
             consistency: true,
-            consistency_from: 1,
-            keep_last: false,
             loss: LossConfig::default(),
-            incidents: IncidentOptions::default(),
             progress: true,
         }
     }
@@ -460,133 +428,6 @@ pub fn score_bags<B: Backend>(
     probs
 }
 
-/// The items that select the epoch and the threshold from `set`'s training
-/// roles (never its line labels): each labelled window on the line-labelled
-/// route; on the incidents route each incident (scored by its best window)
-/// and each normal window.
-pub fn selection_items(set: &BagSet, probs: &[f64]) -> (Vec<f64>, Vec<bool>) {
-    let (mut scores, mut labels) = (Vec::new(), Vec::new());
-    for (b, &p) in set.bags.iter().zip(probs) {
-        match b.role {
-            Role::Window(y) => {
-                scores.push(p);
-                labels.push(y);
-            }
-            Role::Normal => {
-                scores.push(p);
-                labels.push(false);
-            }
-            Role::Incident(_) | Role::Ambiguous | Role::Unlabelled => {}
-        }
-    }
-    for group in set.incident_groups() {
-        let best = group
-            .iter()
-            .map(|&i| probs[i])
-            .fold(f64::NEG_INFINITY, f64::max);
-        scores.push(best);
-        labels.push(true);
-    }
-    (scores, labels)
-}
-
-/// What the coarse labels alone say about lines, learned from a training
-/// set: which kinds of line are known normal, and the few kinds never seen
-/// in normal log that together appear in every incident (a greedy set
-/// cover: the smallest explanation of all incidents). No line label is read.
-pub struct LineEvidence {
-    known_normal: std::collections::HashSet<Vec<u16>>,
-    cover: std::collections::HashSet<Vec<u16>>,
-}
-
-/// A line's identity for "seen in normal log": its set of token buckets.
-fn line_key(tokens: &[u16]) -> Vec<u16> {
-    let mut k = tokens.to_vec();
-    k.sort_unstable();
-    k.dedup();
-    k
-}
-
-impl LineEvidence {
-    /// Known normal: a line kind that occurs in a normal window, or in at
-    /// least half of the incidents (that common is background, not what
-    /// went wrong; this is what clears lines when normal stretches are
-    /// scarce).
-    pub fn from_training(set: &BagSet) -> Self {
-        use std::collections::{HashMap, HashSet};
-        let groups = set.incident_groups();
-        let mut normal: HashSet<Vec<u16>> = HashSet::new();
-        for b in set.bags.iter().filter(|b| matches!(b.role, Role::Normal)) {
-            for l in &set.lines[b.lines.clone()] {
-                normal.insert(line_key(&l.tokens));
-            }
-        }
-        let keys_of = |g: &Vec<usize>| -> HashSet<Vec<u16>> {
-            g.iter()
-                .flat_map(|&i| set.lines[set.bags[i].lines.clone()].iter())
-                .map(|l| line_key(&l.tokens))
-                .collect()
-        };
-        let per_incident: Vec<HashSet<Vec<u16>>> = groups.iter().map(keys_of).collect();
-        let mut incidents_with: HashMap<&Vec<u16>, usize> = HashMap::new();
-        for keys in &per_incident {
-            for k in keys {
-                *incidents_with.entry(k).or_insert(0) += 1;
-            }
-        }
-        let mut known_normal = normal.clone();
-        if groups.len() >= 4 {
-            for (k, n) in &incidents_with {
-                if 2 * n >= groups.len() {
-                    known_normal.insert((*k).clone());
-                }
-            }
-        }
-        let candidates: Vec<HashSet<&Vec<u16>>> = per_incident
-            .iter()
-            .map(|keys| keys.iter().filter(|k| !normal.contains(*k)).collect())
-            .collect();
-        let mut covered = vec![false; groups.len()];
-        let mut cover: HashSet<Vec<u16>> = HashSet::new();
-        loop {
-            // (incidents not yet covered, all incidents) per candidate kind.
-            let mut counts: HashMap<&Vec<u16>, (usize, usize)> = HashMap::new();
-            for (g, keys) in candidates.iter().enumerate() {
-                for &k in keys {
-                    let e = counts.entry(k).or_insert((0, 0));
-                    e.1 += 1;
-                    e.0 += usize::from(!covered[g]);
-                }
-            }
-            // Ties go to the smaller key, so the cover is reproducible.
-            let best = counts
-                .into_iter()
-                .filter(|(_, (n, _))| *n > 0)
-                .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)));
-            let Some((key, _)) = best else { break };
-            for (g, keys) in candidates.iter().enumerate() {
-                covered[g] |= keys.contains(key);
-            }
-            cover.insert(key.clone());
-        }
-        Self {
-            known_normal,
-            cover,
-        }
-    }
-
-    /// Whether every line of bag `i` is known normal, and how many of its
-    /// lines are of a kind in the cover.
-    pub fn window(&self, set: &BagSet, i: usize) -> (bool, usize) {
-        let lines = &set.lines[set.bags[i].lines.clone()];
-        let keys: Vec<Vec<u16>> = lines.iter().map(|l| line_key(&l.tokens)).collect();
-        (
-            keys.iter().all(|k| self.known_normal.contains(k)),
-            keys.iter().filter(|k| self.cover.contains(*k)).count(),
-        )
-    }
-}
-
 /// Mean binary cross-entropy of probabilities `scores` against `labels`.
 fn log_loss(scores: &[f64], labels: &[bool]) -> f64 {
     let n = scores.len().max(1) as f64;
@@ -601,79 +442,6 @@ fn log_loss(scores: &[f64], labels: &[bool]) -> f64 {
         / n
 }
 
-/// The prior rank of bag `i` among its incident's windows: lines of a cover
-/// kind, then its rarest line's mean token surprisal (no label read).
-fn prior_score(rarity: &TokenRarity, set: &BagSet, i: usize) -> f64 {
-    f64::from(
-        rarity
-            .bag_scores(set, &set.bags[i])
-            .into_iter()
-            .fold(0f32, f32::max),
-    )
-}
-
-/// The training items `(bag, label)`. Line-labelled route: every labelled
-/// bag. Incidents route: every normal window and every incident window whose
-/// lines are all known normal as negatives; per incident, the windows
-/// holding a line of the cover (at least [`IncidentOptions::witnesses`] of
-/// the best-ranked) as positives; the rest of the incident is not trained.
-fn training_items(
-    set: &BagSet,
-    groups: &[Vec<usize>],
-    evidence: &LineEvidence,
-    rarity: &TokenRarity,
-    opts: &IncidentOptions,
-) -> Vec<(usize, bool)> {
-    let mut items: Vec<(usize, bool)> = set
-        .bags
-        .iter()
-        .enumerate()
-        .filter_map(|(i, b)| match b.role {
-            Role::Window(y) => Some((i, y)),
-            Role::Normal => Some((i, false)),
-            _ => None,
-        })
-        .collect();
-    for group in groups {
-        let windows: Vec<(usize, bool, usize)> = group
-            .iter()
-            .map(|&i| {
-                let (explained, cover) = evidence.window(set, i);
-                (i, explained, cover)
-            })
-            .collect();
-        // The incident's anomaly lies among the windows not explained by
-        // known-normal lines (among all of them, if every window is
-        // explained: then labels and lines disagree).
-        let (known, mut order): (Vec<(usize, bool, usize)>, Vec<(usize, bool, usize)>) =
-            windows.iter().partition(|w| w.1);
-        if order.is_empty() {
-            order.clone_from(&known);
-        } else {
-            items.extend(known.iter().map(|w| (w.0, false)));
-        }
-        // Rank: lines of the cover, then the rarest line; ties keep window
-        // order so runs are reproducible.
-        let rank: Vec<(usize, f64)> = order
-            .iter()
-            .map(|w| (w.0, w.2 as f64 + 0.01 * prior_score(rarity, set, w.0)))
-            .collect();
-        let mut ranked: Vec<usize> = (0..rank.len()).collect();
-        ranked.sort_by(|&a, &b| rank[b].1.total_cmp(&rank[a].1));
-        let with_cover = order.iter().filter(|w| w.2 > 0).count();
-        let k = opts.witnesses.max(with_cover).clamp(1, ranked.len());
-        items.extend(ranked[..k].iter().map(|&r| (rank[r].0, true)));
-        let low =
-            ((ranked.len() as f64 * opts.pseudo_negative).floor() as usize).min(ranked.len() - k);
-        items.extend(
-            ranked[ranked.len() - low..]
-                .iter()
-                .map(|&r| (rank[r].0, false)),
-        );
-    }
-    items
-}
-
 /// Trains on `train` with class-balanced random sampling, keeps the epoch
 /// with the best AUC-PR on `val` (items from [`selection_items`]), and
 /// returns that model on the inner (non-autodiff) backend. `on_best` sees
@@ -686,7 +454,10 @@ fn training_items(
 /// set without training items of both classes.
 pub fn train<B: AutodiffBackend>(
     train: &BagSet,
+    items: &[TrainingItem],
     val: &BagSet,
+    selection: &Selection,
+    embedding_prior: Option<&[f32]>,
     opts: &TrainOptions,
     device: &B::Device,
     on_best: &mut dyn FnMut(&LogMilp<B::InnerBackend>, usize, &[f64]),
@@ -697,16 +468,15 @@ pub fn train<B: AutodiffBackend>(
     B::seed(device, opts.seed);
     let mut rng = StdRng::seed_from_u64(opts.seed);
     let mut model = LogMilp::<B>::new(&opts.config, device);
+    if let Some(prior) = embedding_prior {
+        model = model.with_embedding_column(0, prior);
+    }
     let mut optim = AdamConfig::new().init();
 
-    let groups = train.incident_groups();
     // As many draws per epoch as windows with a role, on either route, so an
     // epoch costs the same.
     let draws_per_epoch = train.positive_roles() + train.negative_roles();
     let val_ids: Vec<usize> = (0..val.bags.len()).collect();
-    let rarity = TokenRarity::fit(train);
-    let evidence = LineEvidence::from_training(train);
-    let items = training_items(train, &groups, &evidence, &rarity, &opts.incidents);
 
     let started = Instant::now();
     let mut history = Vec::with_capacity(opts.epochs);
@@ -714,22 +484,18 @@ pub fn train<B: AutodiffBackend>(
     let steps = draws_per_epoch.div_ceil(opts.batch_size.max(1));
     for epoch in 1..=opts.epochs {
         let bar = progress_bar(steps as u64, opts.progress, epoch, opts.epochs);
-        let epoch_opts = TrainOptions {
-            consistency: opts.consistency && epoch >= opts.consistency_from,
-            ..*opts
-        };
         let epoch_start = Instant::now();
-        let n_pos = items.iter().filter(|(_, y)| *y).count();
+        let n_pos = items.iter().filter(|t| t.label).count();
         let n_neg = items.len() - n_pos;
         if n_pos == 0 || n_neg == 0 {
             return Err(TrainError::NoData(format!(
-                "training needs anomalous and normal windows; this epoch has {n_pos} and {n_neg} (with incidents covering every line, normal windows can only come from --pseudo-negative)"
+                "training needs anomalous and normal windows; this epoch has {n_pos} and {n_neg} (on the incidents route: no window outside incidents, and none inside whose lines all occur in normal log)"
             )));
         }
         // Each class gets half the draws, whatever its share of items.
         let weights: Vec<f64> = items
             .iter()
-            .map(|(_, y)| 1.0 / if *y { n_pos } else { n_neg } as f64)
+            .map(|t| 1.0 / if t.label { n_pos } else { n_neg } as f64)
             .collect();
         let draws: Vec<usize> = match WeightedIndex::new(&weights) {
             Ok(s) => (0..draws_per_epoch).map(|_| s.sample(&mut rng)).collect(),
@@ -737,10 +503,10 @@ pub fn train<B: AutodiffBackend>(
         };
         let (mut sum, mut sum_cls, mut sum_con, mut count) = (0.0, 0.0, 0.0, 0usize);
         for chunk in draws.chunks(opts.batch_size.max(1)) {
-            let ids: Vec<usize> = chunk.iter().map(|&d| items[d].0).collect();
-            let labels: Vec<bool> = chunk.iter().map(|&d| items[d].1).collect();
+            let ids: Vec<usize> = chunk.iter().map(|&d| items[d].bag).collect();
+            let labels: Vec<bool> = chunk.iter().map(|&d| items[d].label).collect();
             let batch = make_batch::<B>(train, &ids, &opts.config, device);
-            let losses = step_losses(&model, &batch, &labels, &epoch_opts, device);
+            let losses = step_losses(&model, &batch, &labels, opts, device);
             let total = scalar(losses.total.clone());
             count += 1;
             if !total.is_finite() {
@@ -764,7 +530,7 @@ pub fn train<B: AutodiffBackend>(
         let bags_per_sec = draws.len() as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
         let valid = model.valid();
         let val_probs = score_bags(&valid, val, &val_ids, &opts.config, device);
-        let (scores, labels) = selection_items(val, &val_probs);
+        let (scores, labels) = selection.items(&val_probs);
         let val_auc_pr = auc_pr(&scores, &labels);
         let val_log_loss = log_loss(&scores, &labels);
         let log = EpochLog {
@@ -784,10 +550,9 @@ pub fn train<B: AutodiffBackend>(
             );
         }
         history.push(log);
-        let better = opts.keep_last
-            || best.as_ref().is_none_or(|(b, l, _, _)| {
-                val_auc_pr > *b || (val_auc_pr == *b && val_log_loss < *l)
-            });
+        let better = best
+            .as_ref()
+            .is_none_or(|(b, l, _, _)| val_auc_pr > *b || (val_auc_pr == *b && val_log_loss < *l));
         if better {
             on_best(&valid, epoch, &val_probs);
             best = Some((val_auc_pr, val_log_loss, epoch, valid));

@@ -1,0 +1,276 @@
+//! Which windows train as what, and which validation items choose the
+//! epoch and the threshold: on the line-labelled route each window's own
+//! label; on the incidents route what the witness learner (the teacher,
+//! [`crate::line_learner`]) says of each incident's windows. No line label
+//! is read.
+
+use std::collections::HashSet;
+
+use crate::bags::{BagSet, Role};
+use crate::incidents::LineLabel;
+use crate::line_learner::{line_kind, LineKind, LineLearner};
+
+/// One window LogMILP trains on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrainingItem {
+    /// Index into the set's bags.
+    pub bag: usize,
+    /// Trained as anomalous.
+    pub label: bool,
+}
+
+impl TrainingItem {
+    fn plain(bag: usize, label: bool) -> Self {
+        Self { bag, label }
+    }
+}
+
+/// The windows of a set that train.
+pub type TrainingItems = Vec<TrainingItem>;
+
+/// Kinds of line seen in a normal window of `set`.
+fn known_normal(set: &BagSet) -> HashSet<LineKind> {
+    set.bags
+        .iter()
+        .filter(|b| b.role == Role::Normal)
+        .flat_map(|b| set.lines[b.lines.clone()].iter())
+        .map(|l| line_kind(&l.tokens))
+        .collect()
+}
+
+/// The incident kinds that make a window of incident `id` a positive: the
+/// teacher's witness kinds, and in each incident of `set` its own
+/// highest-scoring line (so an incident whose witness kind the training
+/// incidents never chose still has one).
+fn witness_kinds(set: &BagSet, teacher: &LineLearner) -> HashSet<LineKind> {
+    let mut kinds = teacher.witnesses.clone();
+    let scores = teacher.model.score_lines(set);
+    let mut top: Vec<(usize, f64, usize)> = Vec::new();
+    for (i, l) in set.lines.iter().enumerate() {
+        if let Some(LineLabel::Incident(id)) = l.coarse {
+            match top.iter_mut().find(|t| t.0 == id) {
+                Some(t) if scores[i] > t.1 => *t = (id, scores[i], i),
+                Some(_) => {}
+                None => top.push((id, scores[i], i)),
+            }
+        }
+    }
+    kinds.extend(top.iter().map(|t| line_kind(&set.lines[t.2].tokens)));
+    kinds
+}
+
+/// How far the teacher is trusted past its witness kinds: an incident
+/// window whose best line scores at least `hi` is a positive, one whose
+/// every line scores below `lo` a negative.
+#[derive(Debug, Clone, Copy)]
+pub struct Trust {
+    /// Lowest line score that makes a window a positive.
+    pub hi: f64,
+    /// Highest line score of a window trained as a negative.
+    pub lo: f64,
+}
+
+impl Trust {
+    /// From the teacher's own threshold (chosen on validation, as the peer
+    /// chooses it).
+    pub fn from_threshold(t: f64) -> Self {
+        let env = |k: &str, d: f64| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(d)
+        };
+        Self {
+            hi: if env("NEEDLE_HI", 1.0) > 1.0 {
+                2.0
+            } else {
+                t.max(env("NEEDLE_HI", 1.0) * t)
+            },
+            lo: env("NEEDLE_LO", 0.0) * t,
+        }
+    }
+}
+
+/// Incident windows labelled by the teacher: a window holding a witness
+/// line of its incident, or a line the teacher scores at least
+/// `trust.hi`, is a positive; one whose lines are all of kinds seen in
+/// normal windows, or all score below `trust.lo`, is a negative; the rest
+/// are left out.
+fn incident_items(
+    set: &BagSet,
+    teacher: &LineLearner,
+    normal: &HashSet<LineKind>,
+    trust: Trust,
+) -> TrainingItems {
+    let kinds = witness_kinds(set, teacher);
+    let scores = teacher.model.score_lines(set);
+    let mut items = Vec::new();
+    for (i, b) in set.bags.iter().enumerate() {
+        let Role::Incident(id) = b.role else { continue };
+        let best = scores[b.lines.clone()].iter().copied().fold(0.0, f64::max);
+        let blamed = b.lines.clone().any(|l| {
+            let line = &set.lines[l];
+            line.coarse == Some(LineLabel::Incident(id))
+                && (scores[l] >= trust.hi || kinds.contains(&line_kind(&line.tokens)))
+        });
+        if blamed {
+            items.push(TrainingItem::plain(i, true));
+        } else if best < trust.lo
+            || set.lines[b.lines.clone()]
+                .iter()
+                .all(|l| normal.contains(&line_kind(&l.tokens)))
+        {
+            items.push(TrainingItem::plain(i, false));
+        }
+    }
+    items
+}
+
+/// The teacher's threshold: best F1 of its window scores (best line) on
+/// `val`'s incidents' best windows against its normal windows.
+pub fn teacher_threshold(val: &BagSet, teacher: &LineLearner) -> f64 {
+    let lines = teacher.model.score_lines(val);
+    let windows: Vec<f64> = val
+        .bags
+        .iter()
+        .map(|b| lines[b.lines.clone()].iter().copied().fold(0.0, f64::max))
+        .collect();
+    let (scores, labels) = Selection::of_incidents(val).items(&windows);
+    crate::metrics::best_f1_threshold(&scores, &labels).unwrap_or(0.5)
+}
+
+/// The windows LogMILP trains on. Line-labelled route: every labelled
+/// window. Incidents route: every normal window a negative, and the
+/// incidents' windows as [`incident_items`] labels them with the teacher.
+pub fn training_items(set: &BagSet, teacher: Option<(&LineLearner, Trust)>) -> TrainingItems {
+    let mut items: TrainingItems = set
+        .bags
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| match b.role {
+            Role::Window(y) => Some(TrainingItem::plain(i, y)),
+            Role::Normal => Some(TrainingItem::plain(i, false)),
+            _ => None,
+        })
+        .collect();
+    if let Some((teacher, trust)) = teacher {
+        items.extend(incident_items(set, teacher, &known_normal(set), trust));
+    }
+    items
+}
+
+/// Validation items that choose the epoch and the threshold: groups of
+/// windows, each scored by its best window, with a label.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    groups: Vec<(Vec<usize>, bool)>,
+    rule: &'static str,
+}
+
+impl Selection {
+    /// Line-labelled route: each labelled window. Incidents route: each
+    /// normal window a negative; the windows of each incident that hold a
+    /// witness line (the teacher's, with the training set's normal kinds)
+    /// positives one by one, so the threshold is set on windows like those
+    /// the device will flag, not on incidents' single best windows; an
+    /// incident with no such window counts as one item scored by its best
+    /// window.
+    pub fn new(val: &BagSet, train: &BagSet, teacher: Option<(&LineLearner, Trust)>) -> Self {
+        let Some((teacher, trust)) =
+            teacher.filter(|_| std::env::var("NEEDLE_SELECT").as_deref() != Ok("incident"))
+        else {
+            return Self::of_incidents(val);
+        };
+        let mut groups = Self::windows(val);
+        let mut normal = known_normal(train);
+        normal.extend(known_normal(val));
+        let items = incident_items(val, teacher, &normal, trust);
+        for group in val.incident_groups() {
+            let positives: Vec<usize> = items
+                .iter()
+                .filter(|t| t.label && group.contains(&t.bag))
+                .map(|t| t.bag)
+                .collect();
+            if positives.is_empty() {
+                groups.push((group, true));
+            } else {
+                groups.extend(positives.into_iter().map(|i| (vec![i], true)));
+            }
+        }
+        Self {
+            groups,
+            rule: "best F1 on validation: windows of validation incidents that hold a witness line (the witness learner's) against normal windows",
+        }
+    }
+
+    /// Each labelled or normal validation window, and each validation
+    /// incident scored by its best window.
+    pub fn of_incidents(val: &BagSet) -> Self {
+        let mut groups = Self::windows(val);
+        let incidents = val.incident_groups();
+        let rule = if incidents.is_empty() {
+            "best F1 on the labelled validation windows"
+        } else {
+            "best F1 on validation: each incident's best window against normal windows"
+        };
+        groups.extend(incidents.into_iter().map(|g| (g, true)));
+        Self { groups, rule }
+    }
+
+    /// The rule, in words (report.json's `threshold_rule`).
+    pub fn rule(&self) -> &'static str {
+        self.rule
+    }
+
+    fn windows(val: &BagSet) -> Vec<(Vec<usize>, bool)> {
+        val.bags
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| match b.role {
+                Role::Window(y) => Some((vec![i], y)),
+                Role::Normal => Some((vec![i], false)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Scores and labels of the items, from every validation window's probability.
+    pub fn items(&self, probs: &[f64]) -> (Vec<f64>, Vec<bool>) {
+        self.groups
+            .iter()
+            .map(|(g, y)| {
+                let best = g
+                    .iter()
+                    .filter_map(|&i| probs.get(i).copied())
+                    .fold(f64::NEG_INFINITY, f64::max);
+                (best, *y)
+            })
+            .unzip()
+    }
+
+    /// What each of `n` validation windows is to the selection:
+    /// `"positive"` or `"negative"` (an item of its own), `"incident"` (one
+    /// of the windows of an incident scored by its best), or `null`
+    /// (not used): validation.jsonl's `selection` column.
+    pub fn per_window(&self, n: usize) -> Vec<Option<&'static str>> {
+        let mut out = vec![None; n];
+        for (g, y) in &self.groups {
+            let what = match (g.len(), y) {
+                (1, true) => "positive",
+                (1, false) => "negative",
+                _ => "incident",
+            };
+            for &i in g {
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = Some(what);
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether there is anything to choose on.
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+}
