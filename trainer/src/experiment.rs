@@ -22,6 +22,9 @@ use crate::metrics::{bag_metrics, best_f1_threshold, ranked, success_rate, BagMe
 
 /// Witness rounds of the witness learner (as the peer it reproduces).
 pub const WITNESS_ROUNDS: usize = 3;
+
+/// Largest magnitude of the teacher's weights in embedding column 0.
+const TEACHER_PRIOR_SCALE: f64 = 2.0;
 use crate::read::{read_log_with, LogFile, LogFormat, TimeOptions};
 use crate::train::{predict, score_bags, train, BagPrediction, EpochLog, TrainOptions};
 
@@ -795,25 +798,31 @@ pub fn run_loaded<B: AutodiffBackend>(
             checkpoint_error.get_or_insert(e);
         }
     };
-    // The teacher's token weights start embedding column 0 (scaled to the
-    // other columns' spread), so a line's mean embedding starts out
-    // carrying the teacher's view of it.
-    let prior_scale: f64 = std::env::var("NEEDLE_PRIOR")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    let prior: Option<Vec<f32>> = teacher.filter(|_| prior_scale > 0.0).map(|(t, _)| {
+    // The teacher's token weights start embedding column 0 (scaled so the
+    // largest is TEACHER_PRIOR_SCALE, about the other columns' spread), so a
+    // line's mean embedding starts out carrying the teacher's view of it.
+    let prior: Option<Vec<f32>> = teacher.map(|(t, _)| {
         let w = t.model.weights();
         let max = w.iter().fold(0f64, |m, x| m.max(x.abs())).max(1e-9);
-        w.iter().map(|x| (x / max * prior_scale) as f32).collect()
+        w.iter()
+            .map(|x| (x / max * TEACHER_PRIOR_SCALE) as f32)
+            .collect()
     });
+    // On the incidents route the teacher already says which windows are
+    // positive; the attention-entropy loss, which pushes each positive's
+    // attention onto one line, then only costs ranking (λ_a = 0 measured
+    // better on every 256-line fold, docs/model.md "Incidents").
+    let mut options = request.options;
+    if teacher.is_some() {
+        options.loss.lambda_attn = 0.0;
+    }
     let trained = train::<B>(
         &splits.train,
         &items,
         &splits.val,
         &selection,
         prior.as_deref(),
-        &request.options,
+        &options,
         device,
         &mut on_best,
     )?;
@@ -915,7 +924,7 @@ pub fn run_loaded<B: AutodiffBackend>(
             backend: backend.to_string(),
             history: trained.history,
         },
-        options: request.options,
+        options,
     };
     write_predictions(
         &request.out.join("test_predictions.jsonl"),

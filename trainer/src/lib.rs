@@ -5,7 +5,6 @@
 #![deny(missing_docs)]
 
 pub mod bags;
-pub mod baseline;
 pub mod experiment;
 pub mod export;
 pub mod incidents;

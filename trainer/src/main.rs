@@ -312,10 +312,6 @@ fn request(args: &TrainArgs) -> Result<Request> {
             loss: LossConfig {
                 lambda_con: args.lambda_con,
                 con_margin: args.con_margin,
-                lambda_attn: std::env::var("NEEDLE_LAMBDA_ATTN")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0.05),
                 ..LossConfig::default()
             },
             progress: !args.quiet,

@@ -34,7 +34,8 @@ pub struct LossConfig {
     pub focal_alpha: f32,
     /// λ_p, weight of the prototype loss. Default: 0.1
     pub lambda_proto: f32,
-    /// λ_a, weight of the attention-entropy loss. Default: 0.05
+    /// λ_a, weight of the attention-entropy loss. Default: 0.05 (the
+    /// incidents route trains with 0)
     pub lambda_attn: f32,
     /// λ_c, weight of the consistency loss. Default: 1
     pub lambda_con: f32,

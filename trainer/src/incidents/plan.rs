@@ -59,43 +59,30 @@ fn witness_kinds(set: &BagSet, teacher: &LineLearner) -> HashSet<LineKind> {
     kinds
 }
 
-/// How far the teacher is trusted past its witness kinds: an incident
-/// window whose best line scores at least `hi` is a positive, one whose
-/// every line scores below `lo` a negative.
+/// How far the teacher is trusted past its witness kinds: its own
+/// threshold, chosen on validation as the peer chooses it. A line of an
+/// incident scoring at least `threshold` makes its window a positive; a
+/// window whose every line scores below it is a negative. One threshold for
+/// both (rather than a gap left out between two) measured best on the
+/// development folds (docs/model.md, "Incidents").
 #[derive(Debug, Clone, Copy)]
 pub struct Trust {
-    /// Lowest line score that makes a window a positive.
-    pub hi: f64,
-    /// Highest line score of a window trained as a negative.
-    pub lo: f64,
+    /// The teacher's window threshold (a line score).
+    pub threshold: f64,
 }
 
 impl Trust {
-    /// From the teacher's own threshold (chosen on validation, as the peer
-    /// chooses it).
-    pub fn from_threshold(t: f64) -> Self {
-        let env = |k: &str, d: f64| {
-            std::env::var(k)
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(d)
-        };
-        Self {
-            hi: if env("NEEDLE_HI", 1.0) > 1.0 {
-                2.0
-            } else {
-                t.max(env("NEEDLE_HI", 1.0) * t)
-            },
-            lo: env("NEEDLE_LO", 0.0) * t,
-        }
+    /// From the teacher's own threshold.
+    pub fn from_threshold(threshold: f64) -> Self {
+        Self { threshold }
     }
 }
 
-/// Incident windows labelled by the teacher: a window holding a witness
-/// line of its incident, or a line the teacher scores at least
-/// `trust.hi`, is a positive; one whose lines are all of kinds seen in
-/// normal windows, or all score below `trust.lo`, is a negative; the rest
-/// are left out.
+/// Incident windows labelled by the teacher: a window holding a line of
+/// its incident of a witness kind, or one the teacher scores at least
+/// `trust.threshold`, is a positive; one whose lines are all of kinds seen
+/// in normal windows, or all score below the threshold, is a negative; the
+/// rest (a high line that is not the incident's own) are left out.
 fn incident_items(
     set: &BagSet,
     teacher: &LineLearner,
@@ -111,11 +98,11 @@ fn incident_items(
         let blamed = b.lines.clone().any(|l| {
             let line = &set.lines[l];
             line.coarse == Some(LineLabel::Incident(id))
-                && (scores[l] >= trust.hi || kinds.contains(&line_kind(&line.tokens)))
+                && (scores[l] >= trust.threshold || kinds.contains(&line_kind(&line.tokens)))
         });
         if blamed {
             items.push(TrainingItem::plain(i, true));
-        } else if best < trust.lo
+        } else if best < trust.threshold
             || set.lines[b.lines.clone()]
                 .iter()
                 .all(|l| normal.contains(&line_kind(&l.tokens)))
@@ -176,9 +163,7 @@ impl Selection {
     /// incident with no such window counts as one item scored by its best
     /// window.
     pub fn new(val: &BagSet, train: &BagSet, teacher: Option<(&LineLearner, Trust)>) -> Self {
-        let Some((teacher, trust)) =
-            teacher.filter(|_| std::env::var("NEEDLE_SELECT").as_deref() != Ok("incident"))
-        else {
+        let Some((teacher, trust)) = teacher else {
             return Self::of_incidents(val);
         };
         let mut groups = Self::windows(val);
