@@ -26,7 +26,9 @@ pub const WITNESS_ROUNDS: usize = 3;
 /// Largest magnitude of the teacher's weights in embedding column 0.
 const TEACHER_PRIOR_SCALE: f64 = 2.0;
 use crate::read::{read_log_with, LogFile, LogFormat, TimeOptions};
-use crate::train::{predict, score_bags, train, BagPrediction, EpochLog, TrainOptions};
+use crate::train::{
+    predict, score_bags, train, BagPrediction, EpochLog, TrainOptions, TrainingPlan,
+};
 
 /// δ_sr of the Success Rate (paper eq. 6): the drop in probability that
 /// counts as "the key line mattered". Chosen a priori, not on test data; see
@@ -818,10 +820,12 @@ pub fn run_loaded<B: AutodiffBackend>(
     }
     let trained = train::<B>(
         &splits.train,
-        &items,
         &splits.val,
-        &selection,
-        prior.as_deref(),
+        TrainingPlan {
+            items: &items,
+            selection: &selection,
+            embedding_prior: prior.as_deref(),
+        },
         &options,
         device,
         &mut on_best,

@@ -443,8 +443,21 @@ fn log_loss(scores: &[f64], labels: &[bool]) -> f64 {
         / n
 }
 
+/// What a run trains on and how it chooses its epoch: the training windows
+/// with their labels, the validation items, and an optional start for
+/// embedding column 0 (the teacher's token weights on the incidents route).
+#[derive(Debug, Clone, Copy)]
+pub struct TrainingPlan<'a> {
+    /// Training windows and the label each trains with.
+    pub items: &'a [TrainingItem],
+    /// Validation items that choose the epoch.
+    pub selection: &'a Selection,
+    /// One value per token bucket for embedding column 0.
+    pub embedding_prior: Option<&'a [f32]>,
+}
+
 /// Trains on `train` with class-balanced random sampling, keeps the epoch
-/// with the best AUC-PR on `val` (items from [`selection_items`]), and
+/// with the best AUC-PR on `val` (items from `plan.selection`), and
 /// returns that model on the inner (non-autodiff) backend. `on_best` sees
 /// every new best model (its epoch and validation probabilities) as soon as
 /// it is found, so a caller can checkpoint it and an interrupted run keeps
@@ -455,10 +468,8 @@ fn log_loss(scores: &[f64], labels: &[bool]) -> f64 {
 /// set without training items of both classes.
 pub fn train<B: AutodiffBackend>(
     train: &BagSet,
-    items: &[TrainingItem],
     val: &BagSet,
-    selection: &Selection,
-    embedding_prior: Option<&[f32]>,
+    plan: TrainingPlan<'_>,
     opts: &TrainOptions,
     device: &B::Device,
     on_best: &mut dyn FnMut(&LogMilp<B::InnerBackend>, usize, &[f64]),
@@ -469,6 +480,11 @@ pub fn train<B: AutodiffBackend>(
     B::seed(device, opts.seed);
     let mut rng = StdRng::seed_from_u64(opts.seed);
     let mut model = LogMilp::<B>::new(&opts.config, device);
+    let TrainingPlan {
+        items,
+        selection,
+        embedding_prior,
+    } = plan;
     if let Some(prior) = embedding_prior {
         model = model.with_embedding_column(0, prior);
     }
