@@ -384,12 +384,24 @@ fn print_summary(r: &Report, out: &Path) {
     );
     println!("  test ({}):", d.test_files.join(", "));
     let sr = |x: Option<f64>| x.map_or("   -  ".to_string(), |v| format!("{v:.4}"));
-    if let (Some(bag), Some(inst)) = (&r.bag, &r.instance) {
+    let rows = std::iter::once(("LogMILP", &r.bag, &r.instance)).chain(
+        r.baselines
+            .iter()
+            .map(|b| (b.name.as_str(), &b.bag, &b.instance)),
+    );
+    let mut header = true;
+    for (name, bag, inst) in rows {
+        let (Some(bag), Some(inst)) = (bag, inst) else {
+            continue;
+        };
+        if std::mem::take(&mut header) {
+            println!(
+                "    fine windows     AUC-ROC  AUC-PR  Prec    Recall  F1      Loc@1   Loc@3   SR"
+            );
+        }
         println!(
-            "    fine windows     AUC-ROC  AUC-PR  Prec    Recall  F1      Loc@1   Loc@3   SR"
-        );
-        println!(
-            "    LogMILP          {:.4}   {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {}",
+            "    {:<16} {:.4}   {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {}",
+            name,
             bag.auc_roc,
             bag.auc_pr,
             bag.precision,
@@ -399,22 +411,6 @@ fn print_summary(r: &Report, out: &Path) {
             inst.loc_at_3,
             sr(inst.sr)
         );
-    }
-    for b in &r.baselines {
-        if let (Some(bag), Some(inst)) = (&b.bag, &b.instance) {
-            println!(
-                "    {:<16} {:.4}   {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {}",
-                b.name,
-                bag.auc_roc,
-                bag.auc_pr,
-                bag.precision,
-                bag.recall,
-                bag.f1,
-                inst.loc_at_1,
-                inst.loc_at_3,
-                sr(inst.sr)
-            );
-        }
     }
     if let Some(bag) = &r.bag {
         let peers: Vec<String> = r

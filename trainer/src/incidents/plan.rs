@@ -63,8 +63,8 @@ fn witness_kinds(set: &BagSet, teacher: &LineLearner) -> HashSet<LineKind> {
 /// threshold, chosen on validation as the peer chooses it. A line of an
 /// incident scoring at least `threshold` makes its window a positive; a
 /// window whose every line scores below it is a negative. One threshold for
-/// both (rather than a gap left out between two) measured best on the
-/// development folds (docs/model.md, "Incidents").
+/// both, the one the teacher would alert at, so there is no second
+/// constant to tune (docs/model.md, "Incidents").
 #[derive(Debug, Clone, Copy)]
 pub struct Trust {
     /// The teacher's window threshold (a line score).
