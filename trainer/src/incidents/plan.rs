@@ -259,3 +259,100 @@ impl Selection {
         self.groups.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bags::{Bag, LineFeatures};
+
+    /// `incidents` incidents of 20 lines, each an alert line (tokens 5, 9)
+    /// in its first half and normal lines elsewhere, as two 10-line
+    /// windows each; then 400 normal lines as 10-line normal windows.
+    fn set(incidents: usize) -> BagSet {
+        let mut set = BagSet::default();
+        let push = |set: &mut BagSet, tokens: Vec<u16>, coarse: LineLabel| {
+            let line_no = set.lines.len() + 1;
+            set.lines.push(LineFeatures {
+                tokens,
+                label: None,
+                file: 0,
+                line_no,
+                timestamp: None,
+                coarse: Some(coarse),
+            });
+        };
+        for id in 0..incidents {
+            for i in 0..20u16 {
+                let tokens = if i == 3 {
+                    vec![5, 9]
+                } else {
+                    vec![1 + i % 4, 2]
+                };
+                push(&mut set, tokens, LineLabel::Incident(id));
+            }
+            let start = id * 20;
+            for half in [start..start + 10, start + 10..start + 20] {
+                set.bags.push(Bag {
+                    lines: half,
+                    label: None,
+                    role: Role::Incident(id),
+                });
+            }
+        }
+        let normal_from = set.lines.len();
+        for i in 0..400u16 {
+            push(&mut set, vec![1 + i % 4, 2], LineLabel::Normal);
+        }
+        for start in (normal_from..set.lines.len()).step_by(10) {
+            set.bags.push(Bag {
+                lines: start..start + 10,
+                label: None,
+                role: Role::Normal,
+            });
+        }
+        set
+    }
+
+    #[test]
+    fn teacher_makes_the_alert_window_positive_and_the_normal_half_negative() {
+        let set = set(8);
+        let teacher = LineLearner::fit(&set, 16, 3).unwrap();
+        let trust = Trust::from_threshold(0.5);
+        let items = training_items(&set, Some((&teacher, trust)));
+        for id in 0..8 {
+            let (alert, rest) = (2 * id, 2 * id + 1);
+            assert!(
+                items.contains(&TrainingItem::plain(alert, true)),
+                "incident {id}"
+            );
+            assert!(
+                items.contains(&TrainingItem::plain(rest, false)),
+                "incident {id}"
+            );
+        }
+        let normal = set.bags.iter().filter(|b| b.role == Role::Normal).count();
+        assert_eq!(items.len(), 16 + normal);
+        assert!(items[..normal].iter().all(|t| !t.label));
+    }
+
+    #[test]
+    fn without_a_teacher_no_incident_window_trains() {
+        let set = set(4);
+        let items = training_items(&set, None);
+        assert!(items
+            .iter()
+            .all(|t| set.bags[t.bag].role == Role::Normal && !t.label));
+    }
+
+    #[test]
+    fn selection_scores_each_teacher_positive_on_its_own() {
+        let set = set(4);
+        let teacher = LineLearner::fit(&set, 16, 3).unwrap();
+        let sel = Selection::new(&set, &set, Some((&teacher, Trust::from_threshold(0.5))));
+        let marks = sel.per_window(set.bags.len());
+        assert_eq!(marks[0], Some("positive"));
+        assert_eq!(marks[1], None);
+        assert_eq!(marks[8], Some("negative"));
+        assert!(sel.rule().contains("witness"));
+    }
+}
