@@ -45,7 +45,7 @@ fi
 DEBIAN_CARGO=(env RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo)
 
 echo "== host needle"
-cargo build -q -p needle-runtime --features std --bin needle
+cargo build -q -p needle-host --bin needle
 HOST_NEEDLE=$ROOT/target/debug/needle
 # `needle score` exits 1 when it raised an alert (docs/output.md): only 2 fails.
 # --windows: the per-window rows the firmware is compared with.
@@ -91,9 +91,9 @@ python3 scripts/compare_bags.py "$OUT/host.jsonl" "$OUT/firmware.txt" --figures 
 echo "== needle CLI (aarch64-unknown-linux-gnu) under qemu-aarch64"
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 if [ "$use_rustup_a64" = 1 ]; then
-  cargo build --release -q -p needle-runtime --features std --bin needle --target aarch64-unknown-linux-gnu --target-dir target/cross
+  cargo build --release -q -p needle-host --bin needle --target aarch64-unknown-linux-gnu --target-dir target/cross
 else
-  "${DEBIAN_CARGO[@]}" build --release -q -p needle-runtime --features std --bin needle \
+  "${DEBIAN_CARGO[@]}" build --release -q -p needle-host --bin needle \
     --target aarch64-unknown-linux-gnu --target-dir target/cross -Zbuild-std=std,panic_abort
 fi
 A64=$ROOT/target/cross/aarch64-unknown-linux-gnu/release/needle

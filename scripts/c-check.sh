@@ -64,7 +64,7 @@ echo "== Rust tests of the C API (bit-identity with the runtime, hostile argumen
 cargo test -q -p needle-capi
 
 echo "== host reference: needle score"
-cargo build -q -p needle-runtime --features std --bin needle
+cargo build -q -p needle-host --bin needle
 windows=()
 # `needle score` writes per-window rows only with --windows since alerts
 # became its default output; older builds wrote them always.

@@ -25,7 +25,7 @@ fi
 "$VENV/bin/python" -m pip install -q maturin pytest numpy pyspark pandas pyarrow
 
 echo "== needle CLI (release), the reference the tests compare with"
-cargo build -q --release -p needle-runtime --features std --bin needle
+cargo build -q --release -p needle-host --bin needle
 
 echo "== needle wheel (maturin, release)"
 rm -rf target/wheels/needle-*.whl

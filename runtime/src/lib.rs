@@ -6,7 +6,9 @@
 //! bytes, scratch memory comes from the caller ([`Model::scratch_len`]
 //! values), and the streaming window has its capacity in its type. It
 //! validates everything at load and does not panic on any model bytes or any
-//! line bytes. With the `std` feature it also builds the `needle` CLI.
+//! line bytes. The `std` feature adds only what a std target has: picking
+//! the x86-64 kernels (AVX2, AVX-VNNI, AVX-512) at run time. The host side
+//! (line reading, timestamps, alerts, the `needle` CLI) is `needle-host`.
 //!
 //! ```no_run
 //! use needle_runtime::{BagScorer, LineStream, Model};
@@ -37,11 +39,7 @@
 #![deny(unsafe_code)]
 
 mod error;
-#[cfg(feature = "std")]
-pub mod host;
 mod kernels;
-#[cfg(feature = "std")]
-pub mod line_reader;
 mod model_file;
 mod scorer;
 mod stream;

@@ -13,7 +13,7 @@
 use std::fs::File;
 use std::io::{self, BufReader};
 
-use needle_runtime::line_reader::read_line_bounded;
+use needle_host::line_reader::read_line_bounded;
 use needle_timestamps::{TimeContext, TimestampFormat, TimestampReader};
 use std::path::{Path, PathBuf};
 

@@ -1,12 +1,12 @@
 //! `report.html` beside report.json: the test windows' precision-recall
 //! curve (inline SVG) with the operating point at the threshold, and the
 //! metrics. Same page machinery and CSS as `needle report`
-//! ([`needle_runtime::host::html`]); self-contained, no network.
+//! ([`needle_host::html`]); self-contained, no network.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use needle_runtime::host::html::{self, Chart, PROBABILITY_TICKS};
+use needle_host::html::{self, Chart, PROBABILITY_TICKS};
 
 use crate::experiment::Report;
 

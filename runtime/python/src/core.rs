@@ -1,15 +1,15 @@
 //! Lines in, windows and alerts out: what `needle score` does for one file,
-//! driven by the library's building blocks (`needle_runtime::host`) exactly
-//! as runtime/src/bin/needle/score.rs drives them, without the CLI's reader
+//! driven by the library's building blocks (`needle_host`) exactly
+//! as runtime/host/src/bin/needle/score.rs drives them, without the CLI's reader
 //! thread, signals and `--flush-after`.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use jiff::tz::TimeZone;
-use needle_runtime::host::alerts::{Alert, Alerts, Window};
-use needle_runtime::host::lines::{shown_text, Kept, KEPT_BYTES};
-use needle_runtime::host::times::{reference_year, FileTimes};
+use needle_host::alerts::{Alert, Alerts, Window};
+use needle_host::lines::{shown_text, Kept, KEPT_BYTES};
+use needle_host::times::{reference_year, FileTimes};
 use needle_runtime::{BagResult, SetupError};
 use needle_timestamps::{EpochMillis, TimestampFormat};
 

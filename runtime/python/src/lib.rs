@@ -1,7 +1,7 @@
 //! The `needle` Python package: load a needle model file, score log lines in
 //! one call (numpy arrays per window) or as a stream, and raise alerts as
 //! `needle score` does (same merging, blamed lines, timestamps and evidence:
-//! the library's `needle_runtime::host`). Scoring runs without the GIL.
+//! the library's `needle_host`). Scoring runs without the GIL.
 //! docs/python.md documents the API; needle.pyi types it.
 
 mod core;
@@ -18,7 +18,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString};
 
 use crate::core::{AlertOut, BagOut, Core, Options};
 use crate::owned::Loaded;
-use needle_runtime::host::lines::rfc3339;
+use needle_host::lines::rfc3339;
 
 create_exception!(
     needle,

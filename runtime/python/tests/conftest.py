@@ -21,7 +21,7 @@ def bgl_lines(name: str, limit=None) -> list:
 def cli_rows(lines, tmp_path, *extra) -> list:
     """`needle score` rows (dicts) on `lines` written to a file."""
     if not os.path.exists(CLI):
-        pytest.skip(f"{CLI} not built (cargo build --release -p needle-runtime --features std --bin needle)")
+        pytest.skip(f"{CLI} not built (cargo build --release -p needle-host --bin needle)")
     path = tmp_path / "host.log"
     path.write_bytes(b"".join(l + b"\n" for l in lines))
     out = subprocess.run(

@@ -37,7 +37,7 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!(
                 "needle: {}",
-                needle_runtime::host::sanitize::for_terminal(&format!("{e:#}"))
+                needle_host::sanitize::for_terminal(&format!("{e:#}"))
             );
             ExitCode::from(EXIT_ERROR)
         }

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::{BagResult, BagScorer, TopLine};
+use needle_runtime::{BagResult, BagScorer, TopLine};
 use needle_timestamps::EpochMillis;
 
-use crate::host::lines::{shown_text, Kept};
+use crate::lines::{shown_text, Kept};
 
 /// A top line is blamed only when its attention weight is at least this
 /// share of an even split over the window's lines: `weight >= 0.25 / n`

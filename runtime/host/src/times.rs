@@ -7,7 +7,7 @@
 use jiff::tz::TimeZone;
 use needle_timestamps::{detect, EpochMillis, TimeContext, TimestampFormat, TimestampReader};
 
-use crate::host::lines::Kept;
+use crate::lines::Kept;
 
 /// Lines of a file after which detection gives up.
 const DETECT_LINES: u64 = 200;

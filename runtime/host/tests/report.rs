@@ -1,6 +1,5 @@
 //! `needle report`: the page is self-contained, hostile log text is inert,
 //! and a real headless browser renders it without a console message.
-#![cfg(feature = "std")]
 
 mod common;
 

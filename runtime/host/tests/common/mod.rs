@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 pub const MODEL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/bgl-default.needle"
+    "/../../tests/fixtures/bgl-default.needle"
 );
 pub const NEEDLE: &str = env!("CARGO_BIN_EXE_needle");
 
@@ -27,7 +27,7 @@ pub fn bgl_8k() -> &'static (Vec<Vec<u8>>, Vec<bool>) {
     LINES.get_or_init(|| {
         let text = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../data/bgl/BGL_8k.log"
+            "/../../data/bgl/BGL_8k.log"
         ))
         .unwrap();
         let mut lines = Vec::new();

@@ -18,9 +18,9 @@ use crate::cli::ScoreArgs;
 use crate::input::{spawn_reader, watch_signals, Event, Source};
 use crate::inspect::load;
 use crate::output::{Evidence, FileSummary, Output, Show, Summary};
-use needle_runtime::host::alerts::{Alert, Alerts, Window};
-use needle_runtime::host::lines::{Kept, KEPT_BYTES};
-use needle_runtime::host::times::{reference_year, FileTimes};
+use needle_host::alerts::{Alert, Alerts, Window};
+use needle_host::lines::{Kept, KEPT_BYTES};
+use needle_host::times::{reference_year, FileTimes};
 
 /// Batches in flight between the reader thread and the scorer.
 const CHANNEL_BATCHES: usize = 8;

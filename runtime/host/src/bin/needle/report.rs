@@ -13,9 +13,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use jiff::tz::TimeZone;
-use needle_runtime::host::alerts::{Alert, Window};
-use needle_runtime::host::html::{self, Chart, PROBABILITY_TICKS};
-use needle_runtime::host::lines::{rfc3339, shown_text, Kept, SHOWN_BYTES};
+use needle_host::alerts::{Alert, Window};
+use needle_host::html::{self, Chart, PROBABILITY_TICKS};
+use needle_host::lines::{rfc3339, shown_text, Kept, SHOWN_BYTES};
 use needle_runtime::Model;
 
 use crate::cli::ReportArgs;

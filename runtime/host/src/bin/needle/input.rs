@@ -11,9 +11,9 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread;
 
-use needle_runtime::line_reader::read_line_bounded;
+use needle_host::line_reader::read_line_bounded;
 
-use needle_runtime::host::lines::KEPT_BYTES;
+use needle_host::lines::KEPT_BYTES;
 
 /// Lines per batch at most.
 const BATCH_LINES: usize = 256;

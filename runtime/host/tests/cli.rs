@@ -1,6 +1,5 @@
 //! The `needle` CLI end to end, on the bundled model and BGL data: each
 //! behaviour an operator relies on (issue 9's list) pinned by a test.
-#![cfg(feature = "std")]
 
 mod common;
 
@@ -16,7 +15,7 @@ use common::{bgl_8k, bgl_8k_file, joined, of_kind, rows, score, temp_file, u, Ro
 fn input_lines() -> Vec<Vec<u8>> {
     let text = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../data/bgl/BGL_2k.log"
+        "/../../data/bgl/BGL_2k.log"
     ))
     .unwrap();
     let mut lines: Vec<Vec<u8>> = text
@@ -620,7 +619,7 @@ fn corrupted_model_is_a_clear_error() {
 /// its windows are counted as unfamiliar, without suppressing alarms.
 #[test]
 fn a_foreign_log_is_warned_about_once_and_counted() {
-    let zk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/unlabeled/Zookeeper_2k.log");
+    let zk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/unlabeled/Zookeeper_2k.log");
     let out = score(&["--windows"], &[&zk], b"");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(

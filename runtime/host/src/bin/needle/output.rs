@@ -6,9 +6,9 @@ use std::io::{self, Write};
 
 use serde_json::{json, Value};
 
-use needle_runtime::host::alerts::{Alert, Window};
-use needle_runtime::host::lines::{rfc3339, shown_text, Kept};
-use needle_runtime::host::sanitize::for_terminal;
+use needle_host::alerts::{Alert, Window};
+use needle_host::lines::{rfc3339, shown_text, Kept};
+use needle_host::sanitize::for_terminal;
 
 /// Blamed lines `--pretty` shows per alert (JSON has them all).
 const PRETTY_BLAMED: usize = 10;

@@ -6,7 +6,6 @@
 //! keyword this test ignores. (The `jsonschema` crate took over 8 minutes to
 //! build on the 2-core CI machine; the schema was also checked once with
 //! Python's `jsonschema` 4.26, Draft202012Validator.)
-#![cfg(feature = "std")]
 
 mod common;
 
@@ -15,7 +14,7 @@ use std::collections::BTreeSet;
 use common::{bgl_8k, bgl_8k_file, joined, rows, score, temp_file, Row};
 use serde_json::Value;
 
-const SCHEMA: &str = include_str!("../../docs/output.schema.json");
+const SCHEMA: &str = include_str!("../../../docs/output.schema.json");
 
 const ANNOTATIONS: [&str; 5] = ["$schema", "title", "description", "$comment", "format"];
 
@@ -251,7 +250,7 @@ fn the_validator_rejects_what_the_schema_forbids() {
 fn documented_examples_match_the_schema() {
     let schema = schema();
     let v = Validator { root: &schema };
-    let doc = include_str!("../../docs/output.md");
+    let doc = include_str!("../../../docs/output.md");
     let mut kinds = BTreeSet::new();
     for block in doc.split("```json\n").skip(1) {
         let example = block.split("```").next().unwrap();
