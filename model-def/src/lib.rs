@@ -26,6 +26,7 @@ pub mod format;
 mod localize;
 #[cfg(feature = "burn")]
 mod model;
+mod windows;
 
 pub use config::{ConfigError, FeaturizerConfig, ModelConfig, ASSIGN_TEMPERATURE};
 pub use featurize::Featurizer;
@@ -35,3 +36,4 @@ pub use model::{
     min_entropy_heads, parameter_values, BagBatch, EncoderLayer, FloatEncoderLayer, FloatLinear,
     FloatNorm, FloatWeights, LogMilp, LogMilpOutput, DROPOUT,
 };
+pub use windows::CountWindows;

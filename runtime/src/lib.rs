@@ -47,6 +47,8 @@ mod stream;
 pub use error::{EvidenceError, LoadError, SetupError};
 pub use kernels::{embedding_bag_i8, layer_norm, linear_i8, softmax_in_place, LinearI8};
 pub use model_file::{Model, MAX_TOKENS, MAX_TOP_K, MAX_WINDOW};
-pub use needle_model_def::{entropy, format, min_entropy_head, Featurizer, ModelConfig};
+pub use needle_model_def::{
+    entropy, format, min_entropy_head, CountWindows, Featurizer, ModelConfig,
+};
 pub use scorer::{BagScore, BagScorer, KeptRows, TopLine};
 pub use stream::{BagResult, LineStream};

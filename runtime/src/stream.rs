@@ -7,7 +7,7 @@
 //! computes them once per line: the same scores, bit for bit, in fewer
 //! instructions.
 
-use needle_model_def::Featurizer;
+use needle_model_def::{CountWindows, Featurizer};
 
 use crate::error::{EvidenceError, SetupError};
 use crate::scorer::{BagScore, BagScorer, KeptRows};
@@ -32,7 +32,7 @@ pub struct LineStream<'m, 'a, 's, const W: usize, const T: usize> {
     tokens: [[u16; T]; W],
     counts: [u16; W],
     window: usize,
-    stride: usize,
+    windows: CountWindows,
     seen: u64,
     covered: u64,
     /// Lines `[start, end)` of the bag just returned, while they are all
@@ -73,7 +73,7 @@ impl<'m, 'a, 's, const W: usize, const T: usize> LineStream<'m, 'a, 's, W, T> {
             tokens: [[0; T]; W],
             counts: [0; W],
             window,
-            stride: usize::from(c.stride).max(1),
+            windows: CountWindows::of(&c),
             seen: 0,
             covered: 0,
             last: None,
@@ -94,21 +94,15 @@ impl<'m, 'a, 's, const W: usize, const T: usize> LineStream<'m, 'a, 's, W, T> {
         let n = self.featurizer.featurize(line, &mut self.tokens[slot]);
         self.counts[slot] = n as u16;
         self.seen += 1;
-        let w = self.window as u64;
-        if self.seen >= w && (self.seen - w).is_multiple_of(self.stride as u64) {
-            return Some(self.score(self.seen - w, self.seen));
-        }
-        None
+        let bag = self.windows.completed_by(self.seen)?;
+        Some(self.score(bag.start, bag.end))
     }
 
     /// Scores the lines no bag has covered yet (the last `window` lines, or
     /// all lines when fewer were pushed). `None` when nothing is left.
     pub fn finish(&mut self) -> Option<BagResult> {
-        if self.seen == 0 || self.covered >= self.seen {
-            return None;
-        }
-        let start = self.seen.saturating_sub(self.window as u64);
-        Some(self.score(start, self.seen))
+        let bag = self.windows.tail(self.seen, self.covered)?;
+        Some(self.score(bag.start, bag.end))
     }
 
     /// Evidence for the bag just returned by [`Self::push`] or

@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use needle_model_def::{Featurizer, ModelConfig};
+use needle_model_def::{CountWindows, Featurizer, ModelConfig};
 
 use crate::incidents::LineLabel;
 use crate::read::LogFile;
@@ -35,22 +35,13 @@ pub enum Windowing {
     },
 }
 
-/// Count windows over `n` lines. Empty when `n == 0`; one short bag when
-/// `n < window`.
+/// Count windows over `n` lines, by the rule the device's streams follow
+/// ([`CountWindows`]). Empty when `n == 0`; one short bag when `n < window`.
 pub fn count_windows(n: usize, window: usize, stride: usize) -> Vec<Range<usize>> {
-    let window = window.max(1);
-    let stride = stride.clamp(1, window);
-    if n <= window {
-        return if n == 0 { Vec::new() } else { vec![0..n] };
-    }
-    let mut bags: Vec<Range<usize>> = (0..=n - window)
-        .step_by(stride)
-        .map(|s| s..s + window)
-        .collect();
-    if bags.last().is_some_and(|b| b.end < n) {
-        bags.push(n - window..n);
-    }
-    bags
+    CountWindows::new(window, stride)
+        .over(n as u64)
+        .map(|r| r.start as usize..r.end as usize)
+        .collect()
 }
 
 /// Tumbling time windows of `seconds` over timestamps in epoch milliseconds;

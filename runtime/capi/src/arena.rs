@@ -14,7 +14,7 @@
 //! The stream is the runtime's [`needle_runtime::LineStream`] with its
 //! capacities taken from the model instead of the type (C has no const
 //! generics, and sizing for the runtime's maxima would cost 128 KB of RAM):
-//! the same ring of token buckets, the same bag boundaries, and the same
+//! the same ring of token buckets, the same bag boundaries ([`CountWindows`]), and the same
 //! [`BagScorer::score_stream_window`] call (which keeps the rows
 //! consecutive windows share when the buffer has room for them), so the
 //! results are the same bits (`tests/api.rs` compares them with
@@ -22,7 +22,7 @@
 
 use core::mem::size_of;
 
-use needle_runtime::{BagScorer, Featurizer, KeptRows, Model};
+use needle_runtime::{BagScorer, CountWindows, Featurizer, KeptRows, Model};
 
 use crate::status::needle_status;
 use crate::types::{needle_bag, NEEDLE_SCRATCH_ALIGN};
@@ -244,22 +244,20 @@ impl Scorer<'_> {
         let count = self.counts.get_mut(slot).ok_or(INTERNAL)?;
         *count = self.state.featurizer.featurize(line, row) as u16;
         self.state.seen = next;
-        let w = l.window as u64;
-        if next >= w && (next - w) % l.stride as u64 == 0 {
-            return self.score(next - w, next).map(Some);
+        match CountWindows::new(l.window, l.stride).completed_by(next) {
+            Some(bag) => self.score(bag.start, bag.end).map(Some),
+            None => Ok(None),
         }
-        Ok(None)
     }
 
     /// Scores the lines no bag has covered yet
     /// ([`needle_runtime::LineStream::finish`]); `None` when none are left.
     pub fn finish(&mut self) -> Result<Option<needle_bag>, needle_status> {
-        let seen = self.state.seen;
-        if seen == 0 || self.state.covered >= seen {
-            return Ok(None);
+        let l = self.state.layout;
+        match CountWindows::new(l.window, l.stride).tail(self.state.seen, self.state.covered) {
+            Some(bag) => self.score(bag.start, bag.end).map(Some),
+            None => Ok(None),
         }
-        let start = seen.saturating_sub(self.state.layout.window as u64);
-        self.score(start, seen).map(Some)
     }
 
     /// Forgets every pushed line: the next line is line 1.

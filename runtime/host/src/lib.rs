@@ -8,8 +8,10 @@
 #![forbid(unsafe_code)]
 
 pub mod alerts;
+pub mod engine;
 pub mod html;
 pub mod line_reader;
 pub mod lines;
+pub mod rows;
 pub mod sanitize;
 pub mod times;

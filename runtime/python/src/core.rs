@@ -1,19 +1,20 @@
-//! Lines in, windows and alerts out: what `needle score` does for one file,
-//! driven by the library's building blocks (`needle_host`) exactly
-//! as runtime/host/src/bin/needle/score.rs drives them, without the CLI's reader
-//! thread, signals and `--flush-after`.
+//! Lines in, windows and alerts out: the host crate's scoring engine
+//! (`needle_host::engine`, the one `needle score` drives) over one file,
+//! with memory the Python objects own. What the CLI adds around the engine
+//! (its reader thread, signals, `--flush-after`) has no use here.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use jiff::tz::TimeZone;
-use needle_host::alerts::{Alert, Alerts, Window};
-use needle_host::lines::{shown_text, Kept, KEPT_BYTES};
-use needle_host::times::{reference_year, FileTimes};
-use needle_runtime::{BagResult, SetupError};
-use needle_timestamps::{EpochMillis, TimestampFormat};
+use needle_host::alerts::{Alert, Window};
+use needle_host::engine::{Engine, Evidence, FileError, FileScan, Sink, TimeSettings};
+use needle_host::lines::Kept;
+use needle_host::rows::{AlertRow, BagRow, FileRow, SummaryRow};
+use needle_host::times::reference_year;
+use needle_runtime::SetupError;
+use needle_timestamps::TimestampFormat;
 
-use crate::owned::{Loaded, Scorers};
+use crate::owned::{Loaded, RawBuf};
 
 /// How lines are scored.
 #[derive(Debug, Clone)]
@@ -60,124 +61,163 @@ impl Options {
     }
 }
 
-/// A top line of a window.
+/// A scored window as `Model.score`'s columns need it.
 #[derive(Debug, Clone)]
-pub struct TopOut {
-    pub line: u64,
-    pub weight: f32,
-    /// Text, lossy flag and time (streams only: `Core::keep_text`).
-    pub text: Option<(String, bool, Option<EpochMillis>)>,
-}
-
-/// A scored window.
-#[derive(Debug, Clone)]
-pub struct BagOut {
+pub struct Column {
     pub first_line: u64,
     pub last_line: u64,
     pub score: f32,
     pub flagged: bool,
     pub unfamiliar_lines: u16,
-    pub top: Vec<TopOut>,
+    /// (line, weight) of the top lines.
+    pub top: Vec<(u64, f32)>,
 }
 
-/// A closed alert and its evidence (line taken out, score without it).
-#[derive(Debug, Clone)]
-pub struct AlertOut {
-    pub alert: Alert,
-    pub evidence: Option<(u64, f32)>,
+/// What the engine hands over: windows as columns (`Model.score`) or as
+/// rows with their lines' text (streams), and the alerts as rows.
+pub struct Collected {
+    /// The name alerts and the summary carry (`source=`, else `-`).
+    name: String,
+    as_rows: bool,
+    pub columns: Vec<Column>,
+    pub rows: Vec<BagRow>,
+    pub alerts: Vec<AlertRow>,
 }
 
-/// Counters for the summary.
-#[derive(Debug, Clone, Default)]
-pub struct Counts {
-    pub lines: u64,
-    pub bags: u64,
-    pub flagged: u64,
-    pub alerts: u64,
-    pub unfamiliar: u64,
-    pub long_lines: u64,
-    pub non_utf8_lines: u64,
-}
+impl Sink for Collected {
+    fn window(
+        &mut self,
+        _file: usize,
+        w: &Window<'_>,
+        flushed: bool,
+        kept: &Kept,
+    ) -> std::io::Result<()> {
+        if self.as_rows {
+            self.rows.push(BagRow::new(&self.name, w, flushed, kept));
+        } else {
+            self.columns.push(Column {
+                first_line: w.first_line,
+                last_line: w.last_line,
+                score: w.score,
+                flagged: w.flagged,
+                unfamiliar_lines: w.unfamiliar_lines,
+                top: w
+                    .top
+                    .iter()
+                    .map(|t| (w.first_line + u64::from(t.index), t.weight))
+                    .collect(),
+            });
+        }
+        Ok(())
+    }
 
-/// One file's scoring state.
-pub struct Core {
-    scorers: Scorers,
-    times: FileTimes,
-    kept: Kept,
-    alerts: Alerts,
-    pub threshold: f32,
-    pub model_threshold: f32,
-    keep_text: bool,
-    pub bags: Vec<BagOut>,
-    pub closed: Vec<AlertOut>,
-    pub counts: Counts,
-    pub finished: bool,
+    fn alert(&mut self, a: &Alert, evidence: Option<Evidence>) -> std::io::Result<()> {
+        self.alerts.push(AlertRow::new(&self.name, a, evidence));
+        Ok(())
+    }
 }
 
 /// Why a core could not be set up.
 #[derive(Debug)]
 pub enum CoreError {
     Setup(SetupError),
-    Time(String),
+    File(FileError),
 }
 
 impl std::fmt::Display for CoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Setup(e) => e.fmt(f),
-            Self::Time(e) => f.write_str(e),
+            Self::File(e) => e.fmt(f),
         }
     }
 }
 
+type StaticEngine = Engine<'static, 'static, 'static, Collected>;
+type StaticScan = FileScan<'static, 'static, 'static>;
+
+/// One file's scoring: the engine and its file, over memory owned here.
+pub struct Core {
+    /// Borrows `model` and `evidence_scratch`: declared before them, so
+    /// dropped first.
+    engine: StaticEngine,
+    /// Borrows `model` and `scratch`.
+    scan: StaticScan,
+    _scratch: RawBuf<f32>,
+    _evidence_scratch: RawBuf<f32>,
+    /// Keeps the model (and its bytes) alive; dropped last.
+    _model: Arc<Loaded>,
+    pub finished: bool,
+}
+
 impl Core {
-    /// `keep_text`: windows carry their top lines' text and time.
-    pub fn new(loaded: Arc<Loaded>, options: &Options, keep_text: bool) -> Result<Self, CoreError> {
-        let window = usize::from(loaded.model().config().window);
-        let model_threshold = loaded.model().threshold();
-        let times = FileTimes::new(options.format.as_ref(), &options.timezone, options.year)
-            .map_err(|e| CoreError::Time(e.to_string()))?;
+    /// `as_rows`: windows come as rows with their top lines' text and time
+    /// (streams); else as columns. `name`: the `file` of alerts and summary.
+    pub fn new(
+        loaded: Arc<Loaded>,
+        options: &Options,
+        as_rows: bool,
+        name: Option<&str>,
+    ) -> Result<Self, CoreError> {
+        // The stream keeps the rows its windows share; evidence scores one bag.
+        let scratch =
+            RawBuf::new(vec![0f32; loaded.model().stream_scratch_len()].into_boxed_slice());
+        let evidence_scratch =
+            RawBuf::new(vec![0f32; loaded.model().scratch_len()].into_boxed_slice());
+        // SAFETY: the Arc's contents never move and live until `_model`
+        // drops, after both borrowers (field order).
+        let model: &'static needle_runtime::Model<'static> =
+            unsafe { &*std::ptr::from_ref(loaded.model()) };
+        // SAFETY: each scratch buffer is borrowed mutably once, by one
+        // borrower, which is dropped before the buffer (field order).
+        let (s, e) = unsafe {
+            (
+                scratch.borrow_static_mut(),
+                evidence_scratch.borrow_static_mut(),
+            )
+        };
+        let sink = Collected {
+            name: name.unwrap_or("-").to_owned(),
+            as_rows,
+            columns: Vec::new(),
+            rows: Vec::new(),
+            alerts: Vec::new(),
+        };
+        let engine =
+            Engine::new(model, e, Some(options.threshold), sink).map_err(CoreError::Setup)?;
+        let times = TimeSettings {
+            format: options.format.as_ref(),
+            timezone: &options.timezone,
+        };
+        let scan = FileScan::new(0, model, s, times, options.year).map_err(CoreError::File)?;
         Ok(Self {
-            scorers: Scorers::new(loaded).map_err(CoreError::Setup)?,
-            times,
-            kept: Kept::new(window),
-            alerts: Alerts::new(),
-            threshold: options.threshold,
-            model_threshold,
-            keep_text,
-            bags: Vec::new(),
-            closed: Vec::new(),
-            counts: Counts::default(),
+            engine,
+            scan,
+            _scratch: scratch,
+            _evidence_scratch: evidence_scratch,
+            _model: loaded,
             finished: false,
         })
     }
 
     pub fn lines_seen(&self) -> u64 {
-        self.scorers.stream.lines_seen()
+        self.scan.lines_seen()
     }
 
-    /// The timestamp format found (or given), if any.
-    pub fn timestamps(&self) -> Option<String> {
-        self.times.format().map(ToString::to_string)
+    pub fn threshold(&self) -> f32 {
+        self.engine.summary().threshold
     }
 
-    /// One line, as the CLI reads it: at most `KEPT_BYTES` bytes of it are
+    /// What the engine collected, to take from.
+    pub fn collected(&mut self) -> &mut Collected {
+        self.engine.sink_mut()
+    }
+
+    /// One line as the CLI reads it: at most `KEPT_BYTES` bytes of it are
     /// kept and scored; `full_len` is its length before that cut.
     pub fn push(&mut self, line: &[u8], full_len: usize) {
-        let line = &line[..line.len().min(KEPT_BYTES)];
-        let number = self.lines_seen() + 1;
-        self.counts.lines += 1;
-        if full_len > KEPT_BYTES {
-            self.counts.long_lines += 1;
-        }
-        if std::str::from_utf8(line).is_err() {
-            self.counts.non_utf8_lines += 1;
-        }
-        let time = self.times.read(line);
-        self.kept.push(number, line, time);
-        if let Some(bag) = self.scorers.stream.push(line) {
-            self.bag(&bag);
-        }
+        // The sink collects into memory: it cannot fail.
+        let _ = self.engine.line(&mut self.scan, line, full_len);
     }
 
     /// The end of the input: scores the lines no window covered and closes
@@ -187,54 +227,21 @@ impl Core {
             return;
         }
         self.finished = true;
-        if let Some(bag) = self.scorers.stream.finish() {
-            self.bag(&bag);
-        }
-        if let Some(alert) = self.alerts.close() {
-            self.emit(alert);
-        }
+        let _ = self.engine.end_file(&mut self.scan, false);
     }
 
-    fn bag(&mut self, bag: &BagResult) {
-        self.times.detect(&mut self.kept);
-        let w = Window::of_bag(bag, self.threshold);
-        self.counts.bags += 1;
-        self.counts.flagged += u64::from(w.flagged);
-        self.counts.unfamiliar += u64::from(bag.score.is_unfamiliar());
-        if let Some(closed) = self.alerts.window(0, &w, &self.kept, Instant::now()) {
-            self.emit(closed);
+    /// The summary row so far, as `needle score` writes it for this one
+    /// input (`file` is the name given, `-` without one).
+    pub fn summary(&self) -> SummaryRow {
+        let name = self.engine.sink().name.clone();
+        let mut row = SummaryRow::new(self.engine.summary(), std::slice::from_ref(&name));
+        if row.files.is_empty() {
+            row.files.push(FileRow {
+                file: name,
+                lines: self.scan.lines_seen(),
+                timestamps: self.scan.timestamps(),
+            });
         }
-        let top = w
-            .top
-            .iter()
-            .map(|t| {
-                let line = w.first_line + u64::from(t.index);
-                let text = self.keep_text.then(|| {
-                    let kept = self.kept.get(line);
-                    let (text, lossy) = shown_text(kept.map_or(&[][..], |k| &k.text));
-                    (text, lossy, kept.and_then(|k| k.time))
-                });
-                TopOut {
-                    line,
-                    weight: t.weight,
-                    text,
-                }
-            })
-            .collect();
-        self.bags.push(BagOut {
-            first_line: w.first_line,
-            last_line: w.last_line,
-            score: w.score,
-            flagged: w.flagged,
-            unfamiliar_lines: w.unfamiliar_lines,
-            top,
-        });
-    }
-
-    /// Scores the alert's peak window without its key line, as the CLI does.
-    fn emit(&mut self, alert: Alert) {
-        let evidence = alert.evidence(&mut self.scorers.evidence);
-        self.counts.alerts += 1;
-        self.closed.push(AlertOut { alert, evidence });
+        row
     }
 }

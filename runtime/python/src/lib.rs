@@ -16,9 +16,9 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString};
 
-use crate::core::{AlertOut, BagOut, Core, Options};
+use crate::core::{Column, Core, Options};
 use crate::owned::Loaded;
-use needle_host::lines::rfc3339;
+use needle_host::rows::{AlertRow, BagRow};
 
 create_exception!(
     needle,
@@ -113,67 +113,82 @@ fn collect_lines(lines: &Bound<'_, PyAny>) -> PyResult<Lines> {
     Ok(out)
 }
 
-fn time_value(t: Option<i64>) -> Option<String> {
-    t.and_then(rfc3339)
+/// A JSON value of a row as Python objects (dict, list, int, float, str,
+/// bool, None).
+fn to_py<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+    use serde_json::Value;
+    Ok(match v {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => u.into_pyobject(py)?.into_any(),
+            (None, Some(i)) => i.into_pyobject(py)?.into_any(),
+            _ => n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
+        },
+        Value::String(s) => s.into_pyobject(py)?.into_any(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(to_py(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(map) => {
+            let d = PyDict::new(py);
+            for (k, item) in map {
+                d.set_item(k, to_py(py, item)?)?;
+            }
+            d.into_any()
+        }
+    })
+}
+
+/// A row's `data` as a dict, its `file` the `source=` given (None without).
+fn row_dict<'py>(
+    py: Python<'py>,
+    mut data: serde_json::Value,
+    source: Option<&str>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let file = source.map_or(serde_json::Value::Null, serde_json::Value::from);
+    if let Some(map) = data.as_object_mut() {
+        if map.contains_key("file") {
+            map.insert("file".to_owned(), file.clone());
+        }
+        if let Some(files) = map
+            .get_mut("files")
+            .and_then(serde_json::Value::as_array_mut)
+        {
+            for f in files
+                .iter_mut()
+                .filter_map(serde_json::Value::as_object_mut)
+            {
+                f.insert("file".to_owned(), file.clone());
+            }
+        }
+    }
+    Ok(to_py(py, &data)?.downcast_into::<PyDict>()?)
 }
 
 /// An alert as the `data` of `needle score`'s `alert` row (docs/output.md).
 fn alert_dict<'py>(
     py: Python<'py>,
-    a: &AlertOut,
+    a: &AlertRow,
     source: Option<&str>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let alert = &a.alert;
-    let d = PyDict::new(py);
-    d.set_item("file", source)?;
-    d.set_item("first_line", alert.first_line)?;
-    d.set_item("last_line", alert.last_line)?;
-    d.set_item("first_time", time_value(alert.first_time))?;
-    d.set_item("last_time", time_value(alert.last_time))?;
-    d.set_item("score", f64::from(alert.score))?;
-    d.set_item("windows", alert.windows)?;
-    let peak = PyDict::new(py);
-    peak.set_item("first_line", alert.peak_first)?;
-    peak.set_item("last_line", alert.peak_last)?;
-    d.set_item("peak", peak)?;
-    let top = PyList::empty(py);
-    for (line, b) in alert.top() {
-        let t = PyDict::new(py);
-        t.set_item("line", line)?;
-        t.set_item("weight", f64::from(b.weight))?;
-        t.set_item("text", &b.text)?;
-        t.set_item("lossy", b.lossy)?;
-        t.set_item("time", time_value(b.time))?;
-        top.append(t)?;
-    }
-    d.set_item("top", top)?;
-    match a.evidence {
-        Some((line, score)) => {
-            let e = PyDict::new(py);
-            e.set_item("without_line", line)?;
-            e.set_item("score_without", f64::from(score))?;
-            d.set_item("evidence", e)?;
-        }
-        None => d.set_item("evidence", py.None())?,
-    }
-    d.set_item("continued", alert.continued)?;
-    Ok(d)
+    row_dict(py, serde_json::to_value(a).unwrap_or_default(), source)
 }
 
-fn summary_dict<'py>(py: Python<'py>, core: &Core) -> PyResult<Bound<'py, PyDict>> {
-    let c = &core.counts;
-    let d = PyDict::new(py);
-    d.set_item("lines", c.lines)?;
-    d.set_item("bags", c.bags)?;
-    d.set_item("anomalous_bags", c.flagged)?;
-    d.set_item("alerts", c.alerts)?;
-    d.set_item("unfamiliar", c.unfamiliar)?;
-    d.set_item("threshold", f64::from(core.threshold))?;
-    d.set_item("model_threshold", f64::from(core.model_threshold))?;
-    d.set_item("timestamps", core.timestamps())?;
-    d.set_item("long_lines", c.long_lines)?;
-    d.set_item("non_utf8_lines", c.non_utf8_lines)?;
-    Ok(d)
+/// The `data` of `needle score`'s `summary` row, for this one input.
+fn summary_dict<'py>(
+    py: Python<'py>,
+    core: &Core,
+    source: Option<&str>,
+) -> PyResult<Bound<'py, PyDict>> {
+    row_dict(
+        py,
+        serde_json::to_value(core.summary()).unwrap_or_default(),
+        source,
+    )
 }
 
 /// A needle model file, validated and ready to score.
@@ -233,8 +248,8 @@ impl PyModel {
             .map_err(PyValueError::new_err)
     }
 
-    fn core(&self, options: &Options, keep_text: bool) -> PyResult<Core> {
-        Core::new(Arc::clone(&self.loaded), options, keep_text)
+    fn core(&self, options: &Options, as_rows: bool, source: Option<&str>) -> PyResult<Core> {
+        Core::new(Arc::clone(&self.loaded), options, as_rows, source)
             .map_err(|e| PyValueError::new_err(e.to_string()))
     }
 }
@@ -327,7 +342,7 @@ impl PyModel {
         source: Option<String>,
     ) -> PyResult<Scores> {
         let options = self.options(threshold, timezone, timestamp_format, year)?;
-        let mut core = self.core(&options, false)?;
+        let mut core = self.core(&options, false, source.as_deref())?;
         let lines = collect_lines(lines)?;
         py.allow_threads(|| {
             for line in lines.iter() {
@@ -335,7 +350,7 @@ impl PyModel {
             }
             core.finish();
         });
-        Scores::new(py, &core, self.top_k().into(), source.as_deref())
+        Scores::new(py, &mut core, self.top_k().into(), source.as_deref())
     }
 
     /// A stream: push lines as they arrive, get windows as they are scored
@@ -351,7 +366,7 @@ impl PyModel {
     ) -> PyResult<Stream> {
         let options = self.options(threshold, timezone, timestamp_format, year)?;
         Ok(Stream {
-            core: self.core(&options, true)?,
+            core: self.core(&options, true, source.as_deref())?,
             source,
         })
     }
@@ -374,21 +389,24 @@ struct Scores {
 }
 
 impl Scores {
-    fn new(py: Python<'_>, core: &Core, top_k: usize, source: Option<&str>) -> PyResult<Self> {
-        let bags: &[BagOut] = &core.bags;
+    fn new(py: Python<'_>, core: &mut Core, top_k: usize, source: Option<&str>) -> PyResult<Self> {
+        let summary = summary_dict(py, core, source)?.unbind();
+        let threshold = f64::from(core.threshold());
+        let collected = core.collected();
+        let bags: &[Column] = &collected.columns;
         let n = bags.len();
         let k = top_k.max(1);
         let mut top_line = vec![-1i64; n * k];
         let mut top_weight = vec![f32::NAN; n * k];
         for (i, b) in bags.iter().enumerate() {
-            for (j, t) in b.top.iter().take(k).enumerate() {
-                top_line[i * k + j] = i64::try_from(t.line).unwrap_or(-1);
-                top_weight[i * k + j] = t.weight;
+            for (j, &(line, weight)) in b.top.iter().take(k).enumerate() {
+                top_line[i * k + j] = i64::try_from(line).unwrap_or(-1);
+                top_weight[i * k + j] = weight;
             }
         }
-        let col = |f: fn(&BagOut) -> u64| bags.iter().map(f).collect::<Vec<_>>();
+        let col = |f: fn(&Column) -> u64| bags.iter().map(f).collect::<Vec<_>>();
         let alerts = PyList::empty(py);
-        for a in &core.closed {
+        for a in &collected.alerts {
             alerts.append(alert_dict(py, a, source)?)?;
         }
         Ok(Self {
@@ -404,8 +422,8 @@ impl Scores {
             top_line: PyArray1::from_vec(py, top_line).reshape([n, k])?.unbind(),
             top_weight: PyArray1::from_vec(py, top_weight).reshape([n, k])?.unbind(),
             alerts: alerts.unbind(),
-            summary: summary_dict(py, core)?.unbind(),
-            threshold: f64::from(core.threshold),
+            summary,
+            threshold,
         })
     }
 }
@@ -476,26 +494,23 @@ impl Bag {
     }
 }
 
-impl From<BagOut> for Bag {
-    fn from(b: BagOut) -> Self {
+impl From<BagRow> for Bag {
+    fn from(b: BagRow) -> Self {
         Self {
             first_line: b.first_line,
             last_line: b.last_line,
             score: f64::from(b.score),
-            anomalous: b.flagged,
+            anomalous: b.anomalous,
             unfamiliar_lines: b.unfamiliar_lines,
             top: b
                 .top
                 .into_iter()
-                .map(|t| {
-                    let (text, lossy, time) = t.text.unwrap_or_default();
-                    TopLine {
-                        line: t.line,
-                        weight: f64::from(t.weight),
-                        text,
-                        lossy,
-                        time: time_value(time),
-                    }
+                .map(|t| TopLine {
+                    line: t.line,
+                    weight: f64::from(t.weight),
+                    text: t.text,
+                    lossy: t.lossy,
+                    time: t.time,
                 })
                 .collect(),
         }
@@ -529,7 +544,13 @@ impl Stream {
         let bytes = line_bytes(line, usize::try_from(self.core.lines_seen()).unwrap_or(0))?;
         let core = &mut self.core;
         line.py().allow_threads(|| core.push(&bytes, bytes.len()));
-        Ok(self.core.bags.drain(..).next_back().map(Bag::from))
+        Ok(self
+            .core
+            .collected()
+            .rows
+            .drain(..)
+            .next_back()
+            .map(Bag::from))
     }
 
     /// Adds lines in order; returns the windows they complete.
@@ -542,7 +563,13 @@ impl Stream {
                 core.push(line, line.len());
             }
         });
-        Ok(self.core.bags.drain(..).map(Bag::from).collect())
+        Ok(self
+            .core
+            .collected()
+            .rows
+            .drain(..)
+            .map(Bag::from)
+            .collect())
     }
 
     /// The end of the input: scores the lines no window covered yet (the
@@ -550,14 +577,19 @@ impl Stream {
     fn finish(&mut self, py: Python<'_>) -> Option<Bag> {
         let core = &mut self.core;
         py.allow_threads(|| core.finish());
-        self.core.bags.drain(..).next_back().map(Bag::from)
+        self.core
+            .collected()
+            .rows
+            .drain(..)
+            .next_back()
+            .map(Bag::from)
     }
 
     /// The alerts closed since the last call (dicts as `needle score`'s
     /// alert rows), oldest first.
     fn alerts<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
-        for a in self.core.closed.drain(..) {
+        for a in self.core.collected().alerts.drain(..) {
             list.append(alert_dict(py, &a, self.source.as_deref())?)?;
         }
         Ok(list)
@@ -565,7 +597,7 @@ impl Stream {
 
     /// Counters so far (the `needle score` summary's fields).
     fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        summary_dict(py, &self.core)
+        summary_dict(py, &self.core, self.source.as_deref())
     }
 
     /// Lines pushed so far.
@@ -577,7 +609,7 @@ impl Stream {
     /// The threshold in effect.
     #[getter]
     fn threshold(&self) -> f64 {
-        f64::from(self.core.threshold)
+        f64::from(self.core.threshold())
     }
 
     /// `finish()` was called.

@@ -10,9 +10,8 @@
 //! and Rust drops fields in declaration order.
 
 use std::ptr::NonNull;
-use std::sync::Arc;
 
-use needle_runtime::{BagScorer, LineStream, LoadError, Model, SetupError, MAX_TOKENS, MAX_WINDOW};
+use needle_runtime::{LoadError, Model};
 
 /// A heap slice at a fixed address, freed on drop.
 pub struct RawBuf<T> {
@@ -85,51 +84,5 @@ impl Loaded {
     pub fn len(&self) -> usize {
         let _ = &self.bytes;
         self.len
-    }
-}
-
-/// The runtime's streaming window at its largest capacity, as the CLI uses.
-pub type Stream = LineStream<'static, 'static, 'static, MAX_WINDOW, MAX_TOKENS>;
-
-/// A line stream and an evidence scorer over one shared model, with their
-/// scratch memory.
-pub struct Scorers {
-    /// Borrows `model` and `scratch`.
-    pub stream: Box<Stream>,
-    /// Borrows `model` and `evidence_scratch`.
-    pub evidence: BagScorer<'static, 'static, 'static>,
-    _scratch: RawBuf<f32>,
-    _evidence_scratch: RawBuf<f32>,
-    /// Keeps the model (and its bytes) alive; dropped last.
-    _model: Arc<Loaded>,
-}
-
-impl Scorers {
-    pub fn new(loaded: Arc<Loaded>) -> Result<Self, SetupError> {
-        // The stream keeps the rows its windows share; evidence scores one bag.
-        let stream_len = loaded.model().stream_scratch_len();
-        let scratch = RawBuf::new(vec![0f32; stream_len].into_boxed_slice());
-        let len = loaded.model().scratch_len();
-        let evidence_scratch = RawBuf::new(vec![0f32; len].into_boxed_slice());
-        // SAFETY: the Arc's contents never move and live until `_model`
-        // drops, after both borrowers (field order).
-        let model: &'static Model<'static> = unsafe { &*std::ptr::from_ref(loaded.model()) };
-        // SAFETY: each scratch buffer is borrowed mutably once, by one
-        // scorer, which is dropped before the buffer (field order).
-        let (s, e) = unsafe {
-            (
-                scratch.borrow_static_mut(),
-                evidence_scratch.borrow_static_mut(),
-            )
-        };
-        let stream = Box::new(LineStream::new(BagScorer::new(model, s)?)?);
-        let evidence = BagScorer::new(model, e)?;
-        Ok(Self {
-            stream,
-            evidence,
-            _scratch: scratch,
-            _evidence_scratch: evidence_scratch,
-            _model: loaded,
-        })
     }
 }

@@ -4,10 +4,10 @@
 
 use std::io::{self, Write};
 
-use serde_json::{json, Value};
-
 use needle_host::alerts::{Alert, Window};
-use needle_host::lines::{rfc3339, shown_text, Kept};
+use needle_host::engine::{Evidence, Summary};
+use needle_host::lines::{rfc3339, Kept};
+use needle_host::rows::{AlertRow, BagRow, Row, SummaryRow};
 use needle_host::sanitize::for_terminal;
 
 /// Blamed lines `--pretty` shows per alert (JSON has them all).
@@ -21,40 +21,6 @@ pub struct Show {
     pub summary: bool,
 }
 
-/// The evidence of an alert: its peak window scored without its key line.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Evidence {
-    pub without_line: u64,
-    pub score_without: f32,
-}
-
-/// One input file in the summary.
-#[derive(Debug, Clone)]
-pub struct FileSummary {
-    pub lines: u64,
-    /// Name of the timestamp format read, if any.
-    pub timestamps: Option<String>,
-}
-
-/// The final accounting.
-#[derive(Debug, Clone)]
-pub struct Summary {
-    pub lines: u64,
-    pub bags: u64,
-    pub flagged: u64,
-    pub flushed: u64,
-    pub alerts: u64,
-    /// Windows at least half of whose lines are unfamiliar.
-    pub unfamiliar: u64,
-    pub threshold: f32,
-    pub model_threshold: f32,
-    pub window: usize,
-    pub files: Vec<FileSummary>,
-    pub long_lines: u64,
-    pub non_utf8_lines: u64,
-    pub interrupted: bool,
-}
-
 /// Writes rows to `out`.
 pub struct Output<W: Write> {
     out: W,
@@ -62,10 +28,6 @@ pub struct Output<W: Write> {
     pub show: Show,
     /// Input names as given (`-` for stdin).
     names: Vec<String>,
-}
-
-fn time_value(t: Option<i64>) -> Value {
-    t.and_then(rfc3339).map_or(Value::Null, Value::String)
 }
 
 impl<W: Write> Output<W> {
@@ -89,8 +51,8 @@ impl<W: Write> Output<W> {
         }
     }
 
-    fn row(&mut self, kind: &str, data: &Value) -> io::Result<()> {
-        writeln!(self.out, "{{\"type\":\"{kind}\",\"data\":{data}}}")
+    fn row(&mut self, row: &Row) -> io::Result<()> {
+        writeln!(self.out, "{}", row.to_json_line())
     }
 
     /// A scored window (`--windows`).
@@ -116,28 +78,8 @@ impl<W: Write> Output<W> {
                 if flushed { "  (flushed)" } else { "" }
             );
         }
-        let top: Vec<Value> = w
-            .top
-            .iter()
-            .map(|t| {
-                let line = w.first_line + u64::from(t.index);
-                let kept_line = kept.get(line);
-                let (text, lossy) = shown_text(kept_line.map_or(&[][..], |k| &k.text));
-                json!({"line": line, "weight": t.weight, "text": text, "lossy": lossy,
-                       "time": time_value(kept_line.and_then(|k| k.time))})
-            })
-            .collect();
-        let data = json!({
-            "file": self.name(file),
-            "first_line": w.first_line,
-            "last_line": w.last_line,
-            "score": w.score,
-            "anomalous": w.flagged,
-            "flushed": flushed,
-            "unfamiliar_lines": w.unfamiliar_lines,
-            "top": top,
-        });
-        self.row("bag", &data)
+        let row = Row::Bag(BagRow::new(self.name(file), w, flushed, kept));
+        self.row(&row)
     }
 
     /// An alert, once closed.
@@ -148,32 +90,8 @@ impl<W: Write> Output<W> {
         if self.pretty {
             return self.pretty_alert(a, evidence);
         }
-        let top: Vec<Value> = a
-            .top()
-            .into_iter()
-            .map(|(line, b)| {
-                json!({"line": line, "weight": b.weight, "text": b.text, "lossy": b.lossy,
-                       "time": time_value(b.time)})
-            })
-            .collect();
-        let evidence = evidence.map_or(
-            Value::Null,
-            |e| json!({"without_line": e.without_line, "score_without": e.score_without}),
-        );
-        let data = json!({
-            "file": self.name(a.file),
-            "first_line": a.first_line,
-            "last_line": a.last_line,
-            "first_time": time_value(a.first_time),
-            "last_time": time_value(a.last_time),
-            "score": a.score,
-            "windows": a.windows,
-            "peak": {"first_line": a.peak_first, "last_line": a.peak_last},
-            "top": top,
-            "evidence": evidence,
-            "continued": a.continued,
-        });
-        self.row("alert", &data)
+        let row = Row::Alert(AlertRow::new(self.name(a.file), a, evidence));
+        self.row(&row)
     }
 
     fn pretty_alert(&mut self, a: &Alert, evidence: Option<Evidence>) -> io::Result<()> {
@@ -253,27 +171,8 @@ impl<W: Write> Output<W> {
             )?;
             return self.out.flush();
         }
-        let files: Vec<Value> = s
-            .files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| json!({"file": self.name(i), "lines": f.lines, "timestamps": f.timestamps}))
-            .collect();
-        let data = json!({
-            "lines": s.lines,
-            "bags": s.bags,
-            "anomalous_bags": s.flagged,
-            "flushed_bags": s.flushed,
-            "alerts": s.alerts,
-            "unfamiliar": s.unfamiliar,
-            "threshold": s.threshold,
-            "model_threshold": s.model_threshold,
-            "files": files,
-            "long_lines": s.long_lines,
-            "non_utf8_lines": s.non_utf8_lines,
-            "interrupted": s.interrupted,
-        });
-        self.row("summary", &data)?;
+        let row = Row::Summary(SummaryRow::new(s, &self.names));
+        self.row(&row)?;
         self.out.flush()
     }
 }

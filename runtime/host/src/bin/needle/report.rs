@@ -20,8 +20,8 @@ use needle_runtime::Model;
 
 use crate::cli::ReportArgs;
 use crate::inspect::load;
-use crate::output::{Evidence, Summary};
-use crate::score::{inputs, run, Options, Sink};
+use crate::score::{inputs, run, Options};
+use needle_host::engine::{Evidence, Sink, Summary};
 
 /// Lines of context shown before and after a blamed line.
 const CONTEXT: u64 = 3;
@@ -76,7 +76,6 @@ struct Collect {
     context: BTreeMap<(usize, u64), String>,
     windows: Vec<WindowRow>,
     alerts: Vec<AlertRow>,
-    summary: Option<Summary>,
 }
 
 impl Collect {
@@ -89,7 +88,6 @@ impl Collect {
             context: BTreeMap::new(),
             windows: Vec::new(),
             alerts: Vec::new(),
-            summary: None,
         }
     }
 
@@ -189,9 +187,8 @@ impl Sink for Collect {
         Ok(())
     }
 
-    fn summary(&mut self, s: &Summary) -> io::Result<()> {
-        self.summary = Some(s.clone());
-        Ok(())
+    fn warning(&mut self, message: &str) {
+        eprintln!("warning: {message}");
     }
 }
 
@@ -210,7 +207,7 @@ pub fn report(args: &ReportArgs) -> Result<ExitCode> {
     let sink = Collect::new(usize::from(model.config().window));
     let done = run(&model, &inputs, &options, sink)?;
     done.result?;
-    let summary = done.sink.summary.clone().unwrap_or(done.summary);
+    let summary = done.summary;
     let page = render(
         &done.sink,
         &summary,

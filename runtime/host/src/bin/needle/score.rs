@@ -12,65 +12,38 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use jiff::tz::TimeZone;
-use needle_runtime::{BagResult, BagScorer, LineStream, Model, MAX_TOKENS, MAX_WINDOW};
+use needle_runtime::Model;
 
 use crate::cli::ScoreArgs;
 use crate::input::{spawn_reader, watch_signals, Event, Source};
 use crate::inspect::load;
-use crate::output::{Evidence, FileSummary, Output, Show, Summary};
-use needle_host::alerts::{Alert, Alerts, Window};
+use crate::output::{Output, Show};
+use needle_host::alerts::{Alert, Window};
+use needle_host::engine::{Engine, Evidence, FileScan, Sink, Summary, TimeSettings};
 use needle_host::lines::{Kept, KEPT_BYTES};
-use needle_host::times::{reference_year, FileTimes};
+use needle_host::times::reference_year;
 
 /// Batches in flight between the reader thread and the scorer.
 const CHANNEL_BATCHES: usize = 8;
-/// Windows scored before the unfamiliar-input warning may fire: a few odd
-/// lines at the start of a log are not a foreign log.
-const UNFAMILIAR_MIN_WINDOWS: u64 = 8;
 
-type Stream<'m, 'a, 's> = LineStream<'m, 'a, 's, MAX_WINDOW, MAX_TOKENS>;
-
-/// One input file being scored.
+/// One input file being scored, and when the oldest of its lines not yet in
+/// a scored window arrived (`--flush-after`).
 struct FileRun<'m, 'a, 's> {
-    index: usize,
-    stream: Box<Stream<'m, 'a, 's>>,
-    times: FileTimes,
-    kept: Kept,
-    /// When the oldest line not yet in a scored window arrived.
+    scan: FileScan<'m, 'a, 's>,
     pending_since: Option<Instant>,
 }
 
-/// Everything that lives across files.
+/// The engine with the CLI's reading around it: the reader thread's
+/// events, signals and the `--flush-after` clock.
 struct Run<'m, 'a, 'e, S: Sink> {
-    /// Scores flagged peak windows again without their key line.
-    evidence: BagScorer<'m, 'a, 'e>,
-    threshold: f32,
+    engine: Engine<'m, 'a, 'e, S>,
     flush_after: Option<Duration>,
-    alerts: Alerts,
-    out: S,
-    summary: Summary,
     names: Vec<String>,
     stop: Arc<AtomicBool>,
-    /// The unfamiliar-input warning was written.
-    warned_unfamiliar: bool,
 }
 
 fn is_stdin(path: &Path) -> bool {
     path == Path::new("-")
-}
-
-/// Where a run's windows, alerts and summary go: the JSON Lines / `--pretty`
-/// [`Output`] of `needle score`, or the page `needle report` collects.
-pub trait Sink {
-    /// Every line read, before it is scored (`number` counts from 1 per file).
-    fn line(&mut self, _file: usize, _number: u64, _text: &[u8]) {}
-    /// A scored window.
-    fn window(&mut self, file: usize, w: &Window<'_>, flushed: bool, kept: &Kept)
-        -> io::Result<()>;
-    /// An alert, once closed, with its evidence.
-    fn alert(&mut self, a: &Alert, evidence: Option<Evidence>) -> io::Result<()>;
-    /// The final accounting.
-    fn summary(&mut self, s: &Summary) -> io::Result<()>;
 }
 
 impl<W: Write> Sink for Output<W> {
@@ -86,8 +59,8 @@ impl<W: Write> Sink for Output<W> {
     fn alert(&mut self, a: &Alert, evidence: Option<Evidence>) -> io::Result<()> {
         Output::alert(self, a, evidence)
     }
-    fn summary(&mut self, s: &Summary) -> io::Result<()> {
-        Output::summary(self, s)
+    fn warning(&mut self, message: &str) {
+        eprintln!("warning: {message}");
     }
 }
 
@@ -139,9 +112,14 @@ pub fn score(args: &ScoreArgs) -> Result<ExitCode> {
         timestamp_format: args.timestamp_format.as_ref(),
         timezone: &timezone,
     };
-    let done = run(&model, &inputs, &options, out)?;
+    let mut done = run(&model, &inputs, &options, out)?;
     let status = u8::from(done.raised);
-    match done.result {
+    let result = done.result.and_then(|()| {
+        done.sink
+            .summary(&done.summary)
+            .map_err(anyhow::Error::from)
+    });
+    match result {
         Ok(()) => {
             if done.summary.long_lines > 0 {
                 eprintln!(
@@ -191,54 +169,28 @@ pub fn run<S: Sink>(
     watch_signals(tx.clone(), Arc::clone(&stop)).context("installing signal handlers")?;
     spawn_reader(sources, tx);
 
-    let threshold = options.threshold.unwrap_or(model.threshold());
     // The stream's scorer keeps the rows its windows share; evidence scores
     // single bags.
     let mut scratch = vec![0f32; model.stream_scratch_len()];
     let mut evidence_scratch = vec![0f32; model.scratch_len()];
     let mut run = Run {
-        evidence: BagScorer::new(model, &mut evidence_scratch)?,
-        threshold,
+        engine: Engine::new(model, &mut evidence_scratch, options.threshold, sink)?,
         flush_after: options.flush_after,
-        alerts: Alerts::new(),
-        out: sink,
-        summary: Summary {
-            lines: 0,
-            bags: 0,
-            flagged: 0,
-            flushed: 0,
-            alerts: 0,
-            unfamiliar: 0,
-            threshold,
-            model_threshold: model.threshold(),
-            window: usize::from(model.config().window),
-            files: Vec::new(),
-            long_lines: 0,
-            non_utf8_lines: 0,
-            interrupted: false,
-        },
         names,
         stop,
-        warned_unfamiliar: false,
     };
-
-    let result = score_files(
-        &mut run,
-        model,
-        &mut scratch,
-        &rx,
-        options.timestamp_format,
+    let times = TimeSettings {
+        format: options.timestamp_format,
         timezone,
-        &years,
-    )
-    .and_then(|()| run.out.summary(&run.summary).map_err(anyhow::Error::from));
-    // An alert still open when stdout closed was raised too.
-    let raised = run.summary.alerts > 0 || run.alerts.open().is_some();
+    };
+    let result = run.files(model, &mut scratch, &rx, times, &years);
+    let raised = run.engine.raised();
+    let (summary, sink) = run.engine.into_parts();
     Ok(Finished {
         result,
-        summary: run.summary,
+        summary,
         raised,
-        sink: run.out,
+        sink,
     })
 }
 
@@ -249,39 +201,33 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn score_files<S: Sink>(
-    run: &mut Run<'_, '_, '_, S>,
-    model: &Model<'_>,
-    scratch: &mut [f32],
-    rx: &Receiver<Event>,
-    format: Option<&needle_timestamps::TimestampFormat>,
-    timezone: &TimeZone,
-    years: &[i16],
-) -> Result<()> {
-    let window = usize::from(model.config().window);
-    for (index, &year) in years.iter().enumerate() {
-        // A fresh stream per file: windows never span two files.
-        let scorer = BagScorer::new(model, scratch)?;
-        let mut file = FileRun {
-            index,
-            stream: Box::new(LineStream::new(scorer)?),
-            times: FileTimes::new(format, timezone, year)?,
-            kept: Kept::new(window),
-            pending_since: None,
-        };
-        if !run.file(&mut file, rx)? {
-            break;
-        }
-    }
-    Ok(())
-}
-
 impl<S: Sink> Run<'_, '_, '_, S> {
+    /// Scores every input in order, each with a fresh window stream.
+    fn files<'m, 'a>(
+        &mut self,
+        model: &'m Model<'a>,
+        scratch: &mut [f32],
+        rx: &Receiver<Event>,
+        times: TimeSettings<'_>,
+        years: &[i16],
+    ) -> Result<()> {
+        for (index, &year) in years.iter().enumerate() {
+            let mut file = FileRun {
+                scan: FileScan::new(index, model, scratch, times, year)?,
+                pending_since: None,
+            };
+            if !self.file(&mut file, rx)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Scores one file to its end; `false` when a signal stopped the run.
     fn file(&mut self, f: &mut FileRun<'_, '_, '_>, rx: &Receiver<Event>) -> Result<bool> {
         loop {
             if self.stop.load(Ordering::SeqCst) {
-                self.end_file(f, true)?;
+                self.engine.end_file(&mut f.scan, true)?;
                 return Ok(false);
             }
             let now = Instant::now();
@@ -299,14 +245,19 @@ impl<S: Sink> Run<'_, '_, '_, S> {
             };
             match event {
                 Event::Lines(index, batch) => {
-                    debug_assert_eq!(index, f.index, "inputs are read in order");
+                    debug_assert_eq!(index, f.scan.index(), "inputs are read in order");
                     for (line, full_len) in batch.iter() {
-                        self.line(f, line, full_len)?;
+                        let scored = self.engine.line(&mut f.scan, line, full_len)?;
+                        if scored {
+                            f.pending_since = None;
+                        } else if f.pending_since.is_none() && self.flush_after.is_some() {
+                            f.pending_since = Some(Instant::now());
+                        }
                     }
                 }
                 Event::End(index) => {
-                    debug_assert_eq!(index, f.index, "inputs are read in order");
-                    self.end_file(f, false)?;
+                    debug_assert_eq!(index, f.scan.index(), "inputs are read in order");
+                    self.engine.end_file(&mut f.scan, false)?;
                     return Ok(true);
                 }
                 Event::Failed(index, e) => {
@@ -321,9 +272,7 @@ impl<S: Sink> Run<'_, '_, '_, S> {
     /// When the next `--flush-after` action is due, if any.
     fn deadline(&self, f: &FileRun<'_, '_, '_>) -> Option<Instant> {
         let after = self.flush_after?;
-        let pending = f.pending_since;
-        let open = self.alerts.open().map(|a| a.opened);
-        let since = match (pending, open) {
+        let since = match (f.pending_since, self.engine.open_alert_since()) {
             (Some(p), Some(o)) => p.min(o),
             (p, o) => p.or(o)?,
         };
@@ -336,108 +285,19 @@ impl<S: Sink> Run<'_, '_, '_, S> {
         let Some(after) = self.flush_after else {
             return Ok(());
         };
-        let alert_due = self.alerts.open().is_some_and(|a| a.opened + after <= now);
+        let alert_due =
+            |e: &Engine<'_, '_, '_, S>| e.open_alert_since().is_some_and(|o| o + after <= now);
         // Before an alert is emitted early, everything read is scored: the
         // waiting lines may extend it.
         if f.pending_since
-            .is_some_and(|p| p + after <= now || alert_due)
+            .is_some_and(|p| p + after <= now || alert_due(&self.engine))
         {
             f.pending_since = None;
-            if let Some(bag) = f.stream.finish() {
-                self.bag(f, &bag, true)?;
-            }
+            self.engine.flush_window(&mut f.scan)?;
         }
-        if self.alerts.open().is_some_and(|a| a.opened + after <= now) {
-            if let Some(alert) = self.alerts.close_early() {
-                self.emit(alert)?;
-            }
+        if alert_due(&self.engine) {
+            self.engine.close_alert_early()?;
         }
-        Ok(())
-    }
-
-    fn line(&mut self, f: &mut FileRun<'_, '_, '_>, line: &[u8], full_len: usize) -> Result<()> {
-        let number = f.stream.lines_seen() + 1;
-        self.summary.lines += 1;
-        if full_len > KEPT_BYTES {
-            self.summary.long_lines += 1;
-        }
-        if std::str::from_utf8(line).is_err() {
-            self.summary.non_utf8_lines += 1;
-        }
-        self.out.line(f.index, number, line);
-        let time = f.times.read(line);
-        f.kept.push(number, line, time);
-        match f.stream.push(line) {
-            Some(bag) => {
-                f.pending_since = None;
-                self.bag(f, &bag, false)?;
-            }
-            None if f.pending_since.is_none() && self.flush_after.is_some() => {
-                f.pending_since = Some(Instant::now());
-            }
-            None => {}
-        }
-        Ok(())
-    }
-
-    fn bag(&mut self, f: &mut FileRun<'_, '_, '_>, bag: &BagResult, flushed: bool) -> Result<()> {
-        f.times.detect(&mut f.kept);
-        let w = Window::of_bag(bag, self.threshold);
-        self.summary.bags += 1;
-        self.summary.unfamiliar += u64::from(bag.score.is_unfamiliar());
-        self.warn_if_unfamiliar();
-        self.summary.flagged += u64::from(w.flagged);
-        self.summary.flushed += u64::from(flushed);
-        if let Some(closed) = self.alerts.window(f.index, &w, &f.kept, Instant::now()) {
-            self.emit(closed)?;
-        }
-        self.out.window(f.index, &w, flushed, &f.kept)?;
-        Ok(())
-    }
-
-    /// Warns once on stderr when, after [`UNFAMILIAR_MIN_WINDOWS`] windows, a
-    /// quarter or more of them were unfamiliar; alarms are not suppressed.
-    fn warn_if_unfamiliar(&mut self) {
-        let s = &self.summary;
-        if !self.warned_unfamiliar && s.bags >= UNFAMILIAR_MIN_WINDOWS && 4 * s.unfamiliar >= s.bags
-        {
-            self.warned_unfamiliar = true;
-            eprintln!(
-                "warning: {} of the first {} windows look unlike the logs this model was trained on \
-                 (most of their lines' tokens never occurred in training); scores on them say little",
-                s.unfamiliar, s.bags
-            );
-        }
-    }
-
-    /// Scores the alert's peak window without its key line and writes it.
-    fn emit(&mut self, alert: Alert) -> Result<()> {
-        let evidence = alert
-            .evidence(&mut self.evidence)
-            .map(|(without_line, score_without)| Evidence {
-                without_line,
-                score_without,
-            });
-        self.summary.alerts += 1;
-        self.out.alert(&alert, evidence)?;
-        Ok(())
-    }
-
-    /// The end of a file (or of the run, on a signal): scores the lines no
-    /// window covered yet and closes the open alert.
-    fn end_file(&mut self, f: &mut FileRun<'_, '_, '_>, interrupted: bool) -> Result<()> {
-        if let Some(bag) = f.stream.finish() {
-            self.bag(f, &bag, false)?;
-        }
-        f.pending_since = None;
-        if let Some(alert) = self.alerts.close() {
-            self.emit(alert)?;
-        }
-        self.summary.files.push(FileSummary {
-            lines: f.stream.lines_seen(),
-            timestamps: f.times.format().map(ToString::to_string),
-        });
-        self.summary.interrupted |= interrupted;
         Ok(())
     }
 }
