@@ -99,12 +99,14 @@ impl Default for ModelConfig {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// A dimension is zero or above its maximum.
+    /// A dimension is below its minimum or above its maximum.
     OutOfRange {
         /// Name of the field.
         field: &'static str,
         /// Value found.
         value: u32,
+        /// Smallest value allowed.
+        min: u32,
         /// Largest value allowed.
         max: u32,
     },
@@ -127,8 +129,13 @@ pub enum ConfigError {
 impl core::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::OutOfRange { field, value, max } => {
-                write!(f, "{field} = {value} is out of range (1..={max})")
+            Self::OutOfRange {
+                field,
+                value,
+                min,
+                max,
+            } => {
+                write!(f, "{field} = {value} is out of range ({min}..={max})")
             }
             Self::HeadsDoNotDivideHidden {
                 hidden_dim,
@@ -160,27 +167,28 @@ impl ModelConfig {
     /// # Errors
     /// The first field found out of range, or an inconsistent pair.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let check = |field: &'static str, value: u32, max: u32| {
-            if value == 0 || value > max {
-                Err(ConfigError::OutOfRange { field, value, max })
+        let check_from = |field: &'static str, value: u32, min: u32, max: u32| {
+            if value < min || value > max {
+                Err(ConfigError::OutOfRange {
+                    field,
+                    value,
+                    min,
+                    max,
+                })
             } else {
                 Ok(())
             }
         };
+        let check = |field, value, max| check_from(field, value, 1, max);
         let dim = u32::from(Self::MAX_DIM);
         let count = u32::from(Self::MAX_COUNT);
-        check(
+        // Bucket 0 is padding: a featurizer needs at least one more.
+        check_from(
             "featurizer.buckets",
             self.featurizer.buckets,
+            2,
             FeaturizerConfig::MAX_BUCKETS,
         )?;
-        if self.featurizer.buckets < 2 {
-            return Err(ConfigError::OutOfRange {
-                field: "featurizer.buckets",
-                value: self.featurizer.buckets,
-                max: FeaturizerConfig::MAX_BUCKETS,
-            });
-        }
         check(
             "featurizer.max_tokens",
             self.featurizer.max_tokens.into(),
@@ -216,7 +224,27 @@ impl ModelConfig {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
+    use std::string::ToString;
+
+    #[test]
+    fn one_bucket_is_refused_with_the_range_that_is_allowed() {
+        let mut c = ModelConfig::default();
+        c.featurizer.buckets = 1;
+        let e = c.validate().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            std::format!(
+                "featurizer.buckets = 1 is out of range (2..={})",
+                FeaturizerConfig::MAX_BUCKETS
+            )
+        );
+        c.featurizer.buckets = 0;
+        assert!(c.validate().is_err());
+        c.featurizer.buckets = 2;
+        assert!(c.validate().is_ok());
+    }
 
     #[test]
     fn default_config_is_valid() {

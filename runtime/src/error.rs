@@ -55,9 +55,12 @@ pub enum LoadError {
     Shape {
         /// Which tensor.
         tensor: &'static str,
-        /// Bytes (or count) expected.
+        /// What `expected` and `got` count: "bytes", "rows", "columns",
+        /// "layers"...
+        unit: &'static str,
+        /// Count expected.
         expected: usize,
-        /// Bytes (or count) found.
+        /// Count found.
         got: usize,
     },
     /// A NaN or infinite scale, bias, norm, prototype or threshold.
@@ -101,11 +104,12 @@ impl core::fmt::Display for LoadError {
             ),
             Self::Shape {
                 tensor,
+                unit,
                 expected,
                 got,
             } => write!(
                 f,
-                "model tensor {tensor} has {got} bytes, expected {expected}"
+                "model tensor {tensor} has {got} {unit}, expected {expected}"
             ),
             Self::NonFinite { tensor } => write!(f, "model tensor {tensor} holds NaN or infinity"),
         }

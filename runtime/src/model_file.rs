@@ -24,12 +24,19 @@ pub struct Model<'a> {
     body: ModelBody<'a>,
 }
 
-fn need_len(tensor: &'static str, got: usize, expected: usize) -> Result<(), LoadError> {
+/// `tensor` holds `got` of `unit` ("bytes", "rows", ...), `expected` wanted.
+fn need_len(
+    tensor: &'static str,
+    unit: &'static str,
+    got: usize,
+    expected: usize,
+) -> Result<(), LoadError> {
     if got == expected {
         Ok(())
     } else {
         Err(LoadError::Shape {
             tensor,
+            unit,
             expected,
             got,
         })
@@ -50,10 +57,10 @@ fn check_matrix(
     rows: usize,
     cols: usize,
 ) -> Result<(), LoadError> {
-    need_len(tensor, m.rows as usize, rows)?;
-    need_len(tensor, m.cols as usize, cols)?;
-    need_len(tensor, m.values.len(), rows * cols)?;
-    need_len(tensor, m.scales.len(), rows * 4)?;
+    need_len(tensor, "rows", m.rows as usize, rows)?;
+    need_len(tensor, "columns", m.cols as usize, cols)?;
+    need_len(tensor, "bytes", m.values.len(), rows * cols)?;
+    need_len(tensor, "scale bytes", m.scales.len(), rows * 4)?;
     finite(tensor, m.scales)
 }
 
@@ -64,13 +71,13 @@ fn check_linear(
     inputs: usize,
 ) -> Result<(), LoadError> {
     check_matrix(tensor, &l.weight, out, inputs)?;
-    need_len(tensor, l.bias.len(), out * 4)?;
+    need_len(tensor, "bias bytes", l.bias.len(), out * 4)?;
     finite(tensor, l.bias)
 }
 
 fn check_norm(tensor: &'static str, n: &Norm<'_>, dim: usize) -> Result<(), LoadError> {
-    need_len(tensor, n.gamma.len(), dim * 4)?;
-    need_len(tensor, n.beta.len(), dim * 4)?;
+    need_len(tensor, "gamma bytes", n.gamma.len(), dim * 4)?;
+    need_len(tensor, "beta bytes", n.beta.len(), dim * 4)?;
     finite(tensor, n.gamma)?;
     finite(tensor, n.beta)
 }
@@ -161,7 +168,7 @@ impl<'a> Model<'a> {
         let cls = usize::from(c.classifier_dim);
         check_matrix("embedding", &b.embedding, v, d)?;
         check_linear("projection", &b.projection, h, d)?;
-        need_len("layers", b.layers.len(), c.encoder_layers.into())?;
+        need_len("layers", "layers", b.layers.len(), c.encoder_layers.into())?;
         for l in &b.layers {
             check_norm("layer.norm_attn", &l.norm_attn, h)?;
             check_linear("layer.query", &l.query, h, h)?;
@@ -173,16 +180,17 @@ impl<'a> Model<'a> {
             check_linear("layer.ff_out", &l.ff_out, h, f)?;
         }
         check_norm("norm_out", &b.norm_out, h)?;
-        need_len("prototypes", b.prototypes.len(), n * h * 4)?;
+        need_len("prototypes", "bytes", b.prototypes.len(), n * h * 4)?;
         finite("prototypes", b.prototypes)?;
         check_linear("pool_hidden", &b.pool_hidden, p, h)?;
         check_linear("pool_score", &b.pool_score, k, p)?;
-        need_len("pool_bias_gain", b.pool_bias_gain.len(), k * 4)?;
+        need_len("pool_bias_gain", "bytes", b.pool_bias_gain.len(), k * 4)?;
         finite("pool_bias_gain", b.pool_bias_gain)?;
         check_linear("classifier_hidden", &b.classifier_hidden, cls, k * h + 3)?;
         check_linear("classifier_out", &b.classifier_out, 1, cls)?;
         need_len(
             "familiar_buckets",
+            "bytes",
             b.familiar_buckets.len(),
             needle_model_def::familiarity::bitmap_len(v),
         )?;

@@ -34,9 +34,10 @@ fn relu(x: f32) -> f32 {
 
 /// Query rows attended together (each loaded key or value row serves this
 /// many sums). Two on 32-bit ARM, whose 32 single-precision registers hold
-/// two rows' eight-lane sums without spilling (measured on the Cortex-M4:
-/// 6.84 M instructions per bag with one row, 6.56 M with two, 6.71 M with
-/// four); four elsewhere. At most [`GROUP`] (the scratch holds that many
+/// two rows' eight-lane sums without spilling (when this was chosen, one
+/// row cost the Cortex-M4 about 4% more instructions per bag than two, and
+/// four about 2% more; today's per-bag figures are in docs/benchmarks.md);
+/// four elsewhere. At most [`GROUP`] (the scratch holds that many
 /// rows of scores).
 const ATTENTION_ROWS: usize = if cfg!(target_arch = "arm") { 2 } else { GROUP };
 

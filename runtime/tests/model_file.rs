@@ -165,3 +165,21 @@ fn errors_read_as_sentences() {
         "model file is corrupted: checksum 0x00000002 does not match 0x00000001"
     );
 }
+
+#[test]
+fn a_shape_error_names_what_it_counts() {
+    use needle_runtime::format::{encode, ModelBody, TRAILER_LEN};
+    let bytes = fixture();
+    let mut body: ModelBody<'_> =
+        postcard::from_bytes(&bytes[HEADER_LEN..bytes.len() - TRAILER_LEN]).unwrap();
+    let layers = body.config.encoder_layers;
+    body.config.encoder_layers = layers + 1;
+    let err = Model::from_bytes(&encode(&body).unwrap()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "model tensor layers has {layers} layers, expected {}",
+            layers + 1
+        )
+    );
+}

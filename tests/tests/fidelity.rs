@@ -52,7 +52,7 @@ fn int8_runtime_matches_f32_model_on_held_out_bgl() {
     let set = held_out(&meta);
     let runtime = Model::from_bytes(&bytes).unwrap();
     let f32_preds = predict(&model, &set, &meta.config, 64, &DEVICE);
-    let i8_preds = predict_with_runtime(&runtime, &set);
+    let i8_preds = predict_with_runtime(&runtime, &set).expect("a scorer for the exported model");
     assert_eq!(f32_preds.len(), set.bags.len());
     assert_eq!(i8_preds.len(), set.bags.len());
 

@@ -163,6 +163,19 @@ impl FromStr for TimestampFormat {
     }
 }
 
+/// A `--timestamp-format` argument as `needle` and `needle-train` both
+/// take it: a format name or a strftime layout, the layout checked before
+/// any line is read.
+///
+/// # Errors
+/// An unknown name, or a layout that cannot be used.
+pub fn parse_format_arg(text: &str) -> Result<TimestampFormat, String> {
+    let format: TimestampFormat = text.parse().map_err(|e: TimestampError| e.to_string())?;
+    TimestampReader::new(format.clone(), TimeContext::new(TimeZone::UTC, 2000))
+        .map_err(|e| e.to_string())?;
+    Ok(format)
+}
+
 /// What a reader needs beyond the line itself.
 #[derive(Debug, Clone)]
 pub struct TimeContext {

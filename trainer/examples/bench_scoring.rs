@@ -87,7 +87,7 @@ fn main() {
     );
 
     let f32_preds = predict(&model, &set, &meta.config, 64, &device);
-    let i8_preds = predict_with_runtime(&runtime, &set);
+    let i8_preds = predict_with_runtime(&runtime, &set).expect("a scorer for the exported model");
     let max_diff = f32_preds
         .iter()
         .zip(&i8_preds)

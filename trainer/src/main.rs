@@ -140,10 +140,11 @@ struct TrainArgs {
     /// duration (`90s`, `5m`, `1h`).
     #[arg(long, default_value = "0")]
     margin: Margin,
-    /// strftime layout of the logs' timestamps (default: detected per file
-    /// among ISO 8601, syslog RFC 3164/5424, Apache/nginx, epoch s/ms, HDFS).
-    #[arg(long, value_name = "LAYOUT")]
-    timestamp_format: Option<String>,
+    /// The logs' timestamp format, as `needle score` takes it: iso8601,
+    /// rfc5424, rfc3164, common-log, epoch-s, epoch-ms, hdfs, or a strftime
+    /// layout (default: detected per file).
+    #[arg(long, value_name = "FORMAT", value_parser = needle_timestamps::parse_format_arg)]
+    timestamp_format: Option<needle_timestamps::TimestampFormat>,
     /// Zone of timestamps written without one.
     #[arg(long, default_value = "UTC", value_name = "ZONE")]
     timezone: String,

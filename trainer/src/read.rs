@@ -62,7 +62,7 @@ pub struct LogLine {
 pub struct TimeOptions {
     /// A strftime layout (`--timestamp-format`) matched at the start of each
     /// line's text, instead of detecting the format.
-    pub timestamp_format: Option<String>,
+    pub timestamp_format: Option<TimestampFormat>,
     /// Zone of times written without one (`--timezone`).
     pub timezone: jiff::tz::TimeZone,
 }
@@ -80,8 +80,8 @@ impl Default for TimeOptions {
 /// The timestamps found in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimestampInfo {
-    /// The format read (its `Debug` name, e.g. `EpochSeconds`, `Iso8601`,
-    /// `Strftime("%d/%m/%Y %H:%M:%S")`).
+    /// The format read, as `needle score` names it (`epoch seconds`,
+    /// `ISO 8601`, `strftime '%d/%m/%Y %H:%M:%S'`).
     pub format: String,
     /// Lines that carry no timestamp and took the previous line's.
     pub filled: usize,
@@ -307,11 +307,12 @@ fn stamp(
     warnings: &mut Vec<String>,
 ) -> Result<Option<TimestampInfo>, ReadError> {
     let mut reader = match &time.timestamp_format {
-        Some(layout) => TimestampReader::new(TimestampFormat::Strftime(layout.clone()), context)
-            .map_err(|e| ReadError::Timestamps {
+        Some(format) => {
+            TimestampReader::new(format.clone(), context).map_err(|e| ReadError::Timestamps {
                 path: path.to_path_buf(),
-                reason: format!("--timestamp-format {layout:?} cannot be used: {e}"),
-            })?,
+                reason: format!("--timestamp-format {format} cannot be used: {e}"),
+            })?
+        }
         None => {
             let Some(found) =
                 needle_timestamps::detect(lines.iter().map(|l| l.text.as_slice()), &context)
@@ -335,7 +336,7 @@ fn stamp(
         needle_timestamps::stamp_lines(lines.iter().map(|l| l.text.as_slice()), &mut reader);
     let first = stamped.times.iter().flatten().next().copied();
     let (Some(first), Some(Some(last))) = (first, stamped.times.last().copied()) else {
-        if let Some(layout) = &time.timestamp_format {
+        if let Some(format) = &time.timestamp_format {
             let start: String = String::from_utf8_lossy(&lines[0].text)
                 .chars()
                 .take(40)
@@ -343,7 +344,7 @@ fn stamp(
             return Err(ReadError::Timestamps {
                 path: path.to_path_buf(),
                 reason: format!(
-                    "--timestamp-format {layout:?} reads no line of the file (line {} starts {start:?})",
+                    "--timestamp-format {format} reads no line of the file (line {} starts {start:?})",
                     lines[0].line_no
                 ),
             });
@@ -372,7 +373,7 @@ fn stamp(
         ));
     }
     Ok(Some(TimestampInfo {
-        format: format!("{:?}", reader.format()),
+        format: reader.format().to_string(),
         filled: stamped.filled,
         leading_missing: stamped.leading_missing,
         first,
@@ -683,7 +684,7 @@ mod tests {
     fn timestamp_format_that_reads_nothing_is_an_error() {
         let p = scratch("nothing.log", "hello world\nbye\n");
         let opts = TimeOptions {
-            timestamp_format: Some("%d/%m/%Y %H:%M:%S".into()),
+            timestamp_format: Some(TimestampFormat::Strftime("%d/%m/%Y %H:%M:%S".into())),
             ..TimeOptions::default()
         };
         let e = read_log_with(&p, LogFormat::Raw, &opts).unwrap_err();

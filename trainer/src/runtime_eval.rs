@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use needle_model_def::Featurizer;
-use needle_runtime::{BagScorer, Model};
+use needle_runtime::{BagScorer, Model, SetupError};
 use serde::Serialize;
 
 use crate::bags::{default_windowing, BagSet};
@@ -15,12 +15,18 @@ use crate::train::BagPrediction;
 
 /// Scores every bag of `set` with the runtime; the perturbed score (key line
 /// zeroed) is computed for positive bags, as in training.
-pub fn predict_with_runtime(model: &Model<'_>, set: &BagSet) -> Vec<BagPrediction> {
+///
+/// # Errors
+/// The runtime cannot build a scorer for `model` (never silently no
+/// predictions: metrics over nothing would read as a result).
+pub fn predict_with_runtime(
+    model: &Model<'_>,
+    set: &BagSet,
+) -> Result<Vec<BagPrediction>, SetupError> {
     let mut scratch = vec![0f32; model.scratch_len()];
-    let Ok(mut scorer) = BagScorer::new(model, &mut scratch) else {
-        return Vec::new();
-    };
-    set.bags
+    let mut scorer = BagScorer::new(model, &mut scratch)?;
+    let predictions = set
+        .bags
         .iter()
         .map(|bag| {
             let lines = &set.lines[bag.lines.clone()];
@@ -41,7 +47,8 @@ pub fn predict_with_runtime(model: &Model<'_>, set: &BagSet) -> Vec<BagPredictio
                 attention,
             }
         })
-        .collect()
+        .collect();
+    Ok(predictions)
 }
 
 /// report.json of `needle-train eval`.
@@ -96,7 +103,8 @@ pub fn eval(
             None,
         );
     }
-    let preds = predict_with_runtime(&model, &set);
+    let preds = predict_with_runtime(&model, &set)
+        .map_err(|e| RunError::Data(format!("{}: {e}", model_path.display())))?;
     let (bag, instance) = evaluate(&set, &preds, f64::from(model.threshold()));
     Ok(EvalReport {
         bag,

@@ -220,7 +220,7 @@ fn check(case: &Case) {
 fn iso8601_with_t() {
     check(&Case {
         name: "iso8601_t",
-        format: "Iso8601",
+        format: "ISO 8601",
         labelled: false,
         line: |t, i| {
             format!(
@@ -235,7 +235,7 @@ fn iso8601_with_t() {
 fn iso8601_with_space() {
     check(&Case {
         name: "iso8601_space",
-        format: "Iso8601",
+        format: "ISO 8601",
         labelled: false,
         line: |t, i| format!("{} INFO worker {i} done", utc(t, "%Y-%m-%d %H:%M:%S")),
     });
@@ -245,7 +245,7 @@ fn iso8601_with_space() {
 fn iso8601_log4j_comma() {
     check(&Case {
         name: "iso8601_log4j",
-        format: "Iso8601",
+        format: "ISO 8601",
         labelled: false,
         line: |t, i| {
             format!(
@@ -306,7 +306,7 @@ fn apache_nginx_common_log() {
 fn epoch_seconds() {
     check(&Case {
         name: "epoch_s",
-        format: "EpochSeconds",
+        format: "epoch seconds",
         labelled: false,
         line: |t, i| format!("{} node7 agent: heartbeat {i}", t.as_second()),
     });
@@ -342,7 +342,7 @@ fn hdfs_labelled() {
 fn bgl_labelled() {
     check(&Case {
         name: "bgl",
-        format: "EpochSeconds",
+        format: "epoch seconds",
         labelled: true,
         line: |t, i| {
             format!(
@@ -368,4 +368,56 @@ fn bgl_labelled() {
 fn window_longer_than_any_log_is_one_window_cut_by_size() {
     let ts: Vec<Option<i64>> = (0..10).map(|i| Some(T0 * 1000 + i * 1000)).collect();
     assert_eq!(time_windows(&ts, i64::MAX, 4), vec![0..4, 4..8, 8..10]);
+}
+
+/// `--timestamp-format` takes the names `needle score` takes, not only
+/// strftime layouts, and report.json names the format as `needle` does.
+#[test]
+fn timestamp_format_takes_the_names_needle_score_takes() {
+    let case = Case {
+        name: "named_format",
+        format: "ISO 8601",
+        labelled: false,
+        line: |t, i| {
+            format!(
+                "{} web01 app[12]: request {i} served",
+                utc(t, "%Y-%m-%dT%H:%M:%SZ")
+            )
+        },
+    };
+    let dir = scratch(case.name);
+    let fx = fixture(&dir, &case);
+    let o = bin()
+        .args([
+            "train",
+            "--quiet",
+            "--epochs",
+            "1",
+            "--timestamp-format",
+            "iso8601",
+            "--train",
+        ])
+        .arg(&fx.train)
+        .arg("--test")
+        .arg(&fx.test)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .args(["--window-seconds", &WINDOW_SECONDS.to_string()])
+        .arg("--incidents")
+        .arg(fx.incidents.as_ref().unwrap())
+        .arg("--test-incidents")
+        .arg(fx.test_incidents.as_ref().unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/report.json")).unwrap())
+            .unwrap();
+    let formats = report["data"]["formats"].as_array().unwrap();
+    assert!(
+        formats
+            .iter()
+            .all(|f| f.as_str().unwrap().ends_with("timestamps: ISO 8601")),
+        "{formats:?}"
+    );
 }

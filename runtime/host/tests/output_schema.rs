@@ -266,3 +266,84 @@ fn documented_examples_match_the_schema() {
         ["alert", "bag", "summary"]
     );
 }
+
+#[test]
+fn rows_built_from_the_row_types_match_the_schema() {
+    use needle_host::rows::{
+        AlertRow, BagRow, EvidenceRow, FileRow, PeakRow, Row, SummaryRow, TopRow,
+    };
+    let schema = schema();
+    let v = Validator { root: &schema };
+    let top = |time: Option<&str>| TopRow {
+        line: 7,
+        weight: 0.5,
+        text: "RAS KERNEL FATAL".to_owned(),
+        lossy: time.is_none(),
+        time: time.map(str::to_owned),
+    };
+    let alert = |times: bool, evidence: bool| AlertRow {
+        file: "a.log".to_owned(),
+        first_line: 1,
+        last_line: 48,
+        first_time: times.then(|| "2005-06-03T15:42:50Z".to_owned()),
+        last_time: times.then(|| "2005-06-03T15:43:00Z".to_owned()),
+        score: 0.97,
+        windows: 2,
+        peak: PeakRow {
+            first_line: 1,
+            last_line: 32,
+        },
+        top: vec![top(Some("2005-06-03T15:42:50Z")), top(None)],
+        evidence: evidence.then_some(EvidenceRow {
+            without_line: 7,
+            score_without: 0.1,
+        }),
+        continued: !times,
+    };
+    let rows = [
+        Row::Bag(BagRow {
+            file: "-".to_owned(),
+            first_line: 1,
+            last_line: 32,
+            score: 0.25,
+            anomalous: false,
+            flushed: true,
+            unfamiliar_lines: 3,
+            top: vec![top(None)],
+        }),
+        Row::Alert(alert(true, true)),
+        Row::Alert(alert(false, false)),
+        Row::Summary(SummaryRow {
+            lines: 48,
+            bags: 2,
+            anomalous_bags: 2,
+            flushed_bags: 0,
+            alerts: 1,
+            unfamiliar: 0,
+            threshold: 0.5,
+            model_threshold: 0.4,
+            files: vec![
+                FileRow {
+                    file: "a.log".to_owned(),
+                    lines: 40,
+                    timestamps: Some("epoch seconds".to_owned()),
+                },
+                FileRow {
+                    file: "-".to_owned(),
+                    lines: 8,
+                    timestamps: None,
+                },
+            ],
+            long_lines: 0,
+            non_utf8_lines: 1,
+            interrupted: true,
+        }),
+    ];
+    for row in &rows {
+        let line = row.to_json_line();
+        let value: Value = serde_json::from_str(&line).unwrap();
+        let mut errors = Vec::new();
+        v.errors(&schema, &value, "$", &mut errors);
+        assert!(errors.is_empty(), "{errors:#?}\nin {line}");
+    }
+}

@@ -82,7 +82,7 @@ pub struct ScoreArgs {
     /// Timestamp format of the logs instead of detecting it: iso8601,
     /// rfc5424, rfc3164, common-log, epoch-s, epoch-ms, hdfs, or a strftime
     /// layout such as '%d.%m.%Y %H:%M:%S'.
-    #[arg(long, value_parser = parse_timestamp_format, value_name = "FORMAT")]
+    #[arg(long, value_parser = needle_timestamps::parse_format_arg, value_name = "FORMAT")]
     pub timestamp_format: Option<TimestampFormat>,
 }
 
@@ -105,7 +105,7 @@ pub struct ReportArgs {
     #[arg(long, value_parser = parse_timezone, value_name = "ZONE")]
     pub timezone: Option<TimeZone>,
     /// Timestamp format of the logs instead of detecting it (as for `score`).
-    #[arg(long, value_parser = parse_timestamp_format, value_name = "FORMAT")]
+    #[arg(long, value_parser = needle_timestamps::parse_format_arg, value_name = "FORMAT")]
     pub timestamp_format: Option<TimestampFormat>,
 }
 
@@ -135,19 +135,6 @@ fn parse_timezone(text: &str) -> Result<TimeZone, String> {
     needle_timestamps::parse_timezone(text).map_err(|e| e.to_string())
 }
 
-fn parse_timestamp_format(text: &str) -> Result<TimestampFormat, String> {
-    let format: TimestampFormat = text
-        .parse()
-        .map_err(|e: needle_timestamps::TimestampError| e.to_string())?;
-    // A strftime layout is checked here, before any line is read.
-    needle_timestamps::TimestampReader::new(
-        format.clone(),
-        needle_timestamps::TimeContext::new(TimeZone::UTC, 2000),
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(format)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,7 +147,7 @@ mod tests {
         assert_eq!(parse_flush_after("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_flush_after("0s").is_err());
         assert!(parse_flush_after("5").is_err());
-        assert!(parse_timestamp_format("epoch-s").is_ok());
-        assert!(parse_timestamp_format("%H:%M").is_err());
+        assert!(needle_timestamps::parse_format_arg("epoch-s").is_ok());
+        assert!(needle_timestamps::parse_format_arg("%H:%M").is_err());
     }
 }
