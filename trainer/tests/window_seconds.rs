@@ -260,7 +260,7 @@ fn iso8601_log4j_comma() {
 fn rfc3164_syslog() {
     check(&Case {
         name: "rfc3164",
-        format: "Rfc3164",
+        format: "syslog RFC 3164",
         labelled: false,
         line: |t, i| {
             format!(
@@ -275,7 +275,7 @@ fn rfc3164_syslog() {
 fn rfc5424_syslog() {
     check(&Case {
         name: "rfc5424",
-        format: "Rfc5424",
+        format: "syslog RFC 5424",
         labelled: false,
         line: |t, i| {
             format!(
@@ -290,7 +290,7 @@ fn rfc5424_syslog() {
 fn apache_nginx_common_log() {
     check(&Case {
         name: "common_log",
-        format: "CommonLog",
+        format: "Apache/nginx common log",
         labelled: false,
         line: |t, i| {
             format!(
@@ -316,7 +316,7 @@ fn epoch_seconds() {
 fn epoch_milliseconds() {
     check(&Case {
         name: "epoch_ms",
-        format: "EpochMillis",
+        format: "epoch milliseconds",
         labelled: false,
         line: |t, i| format!("{} node7 agent: heartbeat {i}", t.as_millisecond() + 250),
     });
@@ -326,7 +326,7 @@ fn epoch_milliseconds() {
 fn hdfs_labelled() {
     check(&Case {
         name: "hdfs",
-        format: "Hdfs",
+        format: "HDFS yymmdd hhmmss",
         labelled: true,
         line: |t, i| {
             format!(

@@ -186,11 +186,40 @@ pub fn label_lines(
     incidents: &Incidents,
     margin: Margin,
 ) -> Result<CoarseLabels, IncidentError> {
-    let path = &incidents.path;
-    let items = &incidents.items;
     let mut warnings = Vec::new();
+    let (rows_of, files_of) = rows_per_file(files, &incidents.items);
+    warn_unmatched_rows(files, incidents, &files_of, &mut warnings);
+    require_timestamps(files, incidents, &rows_of, margin)?;
+    let mut cover = Coverage::of(files, &incidents.items, &rows_of);
+    warn_uncovered_rows(files, incidents, &files_of, &cover, &mut warnings);
+    warn_merges(incidents, &cover.merges, &mut warnings);
+    let ids = incident_ids(&mut cover);
+    let per_file = files
+        .iter()
+        .zip(&cover.covered)
+        .zip(&cover.time_index)
+        .map(|((f, per_row), index)| {
+            file_labels(
+                f,
+                per_row,
+                index.as_ref(),
+                &incidents.items,
+                margin,
+                &mut cover.sets,
+                &ids,
+            )
+        })
+        .collect();
+    Ok(CoarseLabels {
+        per_file,
+        incidents: ids.len(),
+        warnings,
+    })
+}
 
-    // Which rows apply to which file, and whether the times are there.
+/// Which rows apply to each file (`rows_of`), and which files to each row
+/// (`files_of`).
+fn rows_per_file(files: &[LogFile], items: &[Incident]) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
     let rows_of: Vec<Vec<usize>> = files
         .iter()
         .map(|f| {
@@ -205,7 +234,17 @@ pub fn label_lines(
             files_of[r].push(f);
         }
     }
-    for (r, item) in items.iter().enumerate() {
+    (rows_of, files_of)
+}
+
+/// A warning for each row that names none of the logs.
+fn warn_unmatched_rows(
+    files: &[LogFile],
+    incidents: &Incidents,
+    files_of: &[Vec<usize>],
+    warnings: &mut Vec<String>,
+) {
+    for (r, item) in incidents.items.iter().enumerate() {
         if files_of[r].is_empty() {
             let what = match (&item.span, &item.source) {
                 (IncidentSpan::Lines { file, .. }, Some(s)) => {
@@ -218,18 +257,27 @@ pub fn label_lines(
             let logs: Vec<String> = files.iter().map(|f| file_name(&f.path)).collect();
             warnings.push(format!(
                 "{}:{}: {what} matches none of the logs; ignored (the logs are {})",
-                path.display(),
+                incidents.path.display(),
                 item.row,
                 logs.join(", ")
             ));
         }
     }
-    for (f, rows) in files.iter().zip(&rows_of) {
+}
+
+/// A time-form row, or a margin in time, needs the log's timestamps.
+fn require_timestamps(
+    files: &[LogFile],
+    incidents: &Incidents,
+    rows_of: &[Vec<usize>],
+    margin: Margin,
+) -> Result<(), IncidentError> {
+    for (f, rows) in files.iter().zip(rows_of) {
         if f.timestamps.is_some() {
             continue;
         }
         for &r in rows {
-            let what = match (&items[r].span, margin) {
+            let what = match (&incidents.items[r].span, margin) {
                 (IncidentSpan::Time { .. }, _) => "the time-form incident",
                 (_, Margin::Millis(ms)) if ms > 0 => "the margin in time",
                 _ => continue,
@@ -237,66 +285,100 @@ pub fn label_lines(
             return Err(IncidentError::NoTimestamps {
                 log: f.path.clone(),
                 what: what.to_string(),
-                path: path.clone(),
-                row: items[r].row,
+                path: incidents.path.clone(),
+                row: incidents.items[r].row,
             });
         }
     }
+    Ok(())
+}
 
-    // The lines each row covers in each file; overlaps merge. Adjacent
-    // incidents stay apart: two reports side by side are two incidents.
-    let mut sets = UnionFind((0..items.len()).collect());
-    let mut merges: Vec<(usize, usize, String)> = Vec::new();
-    let mut covers_any = vec![false; items.len()];
-    let mut clipped = vec![false; items.len()];
-    let mut covered: Vec<Vec<(usize, Vec<usize>)>> = Vec::with_capacity(files.len());
-    let mut time_index: Vec<Option<TimeIndex>> = Vec::with_capacity(files.len());
-    for (f, rows) in files.iter().zip(&rows_of) {
-        let index = f.timestamps.as_ref().map(|_| TimeIndex::new(f));
-        let mut owner: Vec<Option<usize>> = vec![None; f.lines.len()];
-        let mut per_row = Vec::with_capacity(rows.len());
-        let last_no = f.lines.last().map_or(0, |l| l.line_no);
-        for &r in rows {
-            let lines: Vec<usize> = match &items[r].span {
-                IncidentSpan::Time { start, end } => {
-                    let mut v: Vec<usize> = index
-                        .as_ref()
-                        .map(|ix| ix.within(*start, *end).collect())
-                        .unwrap_or_default();
-                    v.sort_unstable();
-                    v
-                }
-                IncidentSpan::Lines {
-                    first_line,
-                    last_line,
-                    ..
-                } => {
-                    if *last_line > last_no && *first_line <= last_no {
-                        clipped[r] = true;
+/// The lines each row covers in each file, and the rows that overlap.
+struct Coverage {
+    /// Rows merged by overlap.
+    sets: UnionFind,
+    /// (row, row, file) of each merge, in the order found.
+    merges: Vec<(usize, usize, String)>,
+    /// Per row: it covers a line of some file.
+    covers_any: Vec<bool>,
+    /// Per row: a line range that runs past the end of its file.
+    clipped: Vec<bool>,
+    /// Per file: (row, the line indices it covers).
+    covered: Vec<Vec<(usize, Vec<usize>)>>,
+    /// Per file: its lines by time, when it has timestamps.
+    time_index: Vec<Option<TimeIndex>>,
+}
+
+impl Coverage {
+    /// Overlaps merge; adjacent incidents stay apart: two reports side by
+    /// side are two incidents.
+    fn of(files: &[LogFile], items: &[Incident], rows_of: &[Vec<usize>]) -> Self {
+        let mut c = Self {
+            sets: UnionFind((0..items.len()).collect()),
+            merges: Vec::new(),
+            covers_any: vec![false; items.len()],
+            clipped: vec![false; items.len()],
+            covered: Vec::with_capacity(files.len()),
+            time_index: Vec::with_capacity(files.len()),
+        };
+        for (f, rows) in files.iter().zip(rows_of) {
+            let index = f.timestamps.as_ref().map(|_| TimeIndex::new(f));
+            let mut owner: Vec<Option<usize>> = vec![None; f.lines.len()];
+            let mut per_row = Vec::with_capacity(rows.len());
+            let last_no = f.lines.last().map_or(0, |l| l.line_no);
+            for &r in rows {
+                let lines: Vec<usize> = match &items[r].span {
+                    IncidentSpan::Time { start, end } => {
+                        let mut v: Vec<usize> = index
+                            .as_ref()
+                            .map(|ix| ix.within(*start, *end).collect())
+                            .unwrap_or_default();
+                        v.sort_unstable();
+                        v
                     }
-                    let a = f.lines.partition_point(|l| l.line_no < *first_line);
-                    let b = f.lines.partition_point(|l| l.line_no <= *last_line);
-                    (a..b.max(a)).collect()
-                }
-            };
-            for &i in &lines {
-                match owner[i] {
-                    None => owner[i] = Some(r),
-                    Some(o) => {
-                        if sets.union(o, r) {
-                            merges.push((o.min(r), o.max(r), file_name(&f.path)));
+                    IncidentSpan::Lines {
+                        first_line,
+                        last_line,
+                        ..
+                    } => {
+                        if *last_line > last_no && *first_line <= last_no {
+                            c.clipped[r] = true;
+                        }
+                        let a = f.lines.partition_point(|l| l.line_no < *first_line);
+                        let b = f.lines.partition_point(|l| l.line_no <= *last_line);
+                        (a..b.max(a)).collect()
+                    }
+                };
+                for &i in &lines {
+                    match owner[i] {
+                        None => owner[i] = Some(r),
+                        Some(o) => {
+                            if c.sets.union(o, r) {
+                                c.merges.push((o.min(r), o.max(r), file_name(&f.path)));
+                            }
                         }
                     }
                 }
+                c.covers_any[r] |= !lines.is_empty();
+                per_row.push((r, lines));
             }
-            covers_any[r] |= !lines.is_empty();
-            per_row.push((r, lines));
+            c.covered.push(per_row);
+            c.time_index.push(index);
         }
-        covered.push(per_row);
-        time_index.push(index);
+        c
     }
+}
 
-    for (r, item) in items.iter().enumerate() {
+/// A warning for each row that covers no line, or runs past its file's end.
+fn warn_uncovered_rows(
+    files: &[LogFile],
+    incidents: &Incidents,
+    files_of: &[Vec<usize>],
+    cover: &Coverage,
+    warnings: &mut Vec<String>,
+) {
+    let path = &incidents.path;
+    for (r, item) in incidents.items.iter().enumerate() {
         let files_of = &files_of[r];
         if files_of.is_empty() {
             continue;
@@ -315,7 +397,7 @@ pub fn label_lines(
                     .iter()
                     .map(|&f| files[f].lines.last().map_or(0, |l| l.line_no).to_string())
                     .collect();
-                if !covers_any[r] {
+                if !cover.covers_any[r] {
                     warnings.push(format!(
                         "{}:{}: lines {first_line}-{last_line} are outside {} (last line {}); ignored",
                         path.display(),
@@ -323,7 +405,7 @@ pub fn label_lines(
                         names.join(", "),
                         last_nos.join(", ")
                     ));
-                } else if clipped[r] {
+                } else if cover.clipped[r] {
                     warnings.push(format!(
                         "{}:{}: lines {first_line}-{last_line} run past the end of {} (last line {}); only the lines there are used",
                         path.display(),
@@ -333,10 +415,10 @@ pub fn label_lines(
                     ));
                 }
             }
-            IncidentSpan::Time { start, end } if !covers_any[r] => {
+            IncidentSpan::Time { start, end } if !cover.covers_any[r] => {
                 let spans: Vec<(i64, i64)> = files_of
                     .iter()
-                    .filter_map(|&f| time_index[f].as_ref().and_then(TimeIndex::span))
+                    .filter_map(|&f| cover.time_index[f].as_ref().and_then(TimeIndex::span))
                     .collect();
                 let extent = match (
                     spans.iter().map(|s| s.0).min(),
@@ -359,6 +441,15 @@ pub fn label_lines(
             IncidentSpan::Time { .. } => {}
         }
     }
+}
+
+/// The merges of overlapping rows, the first [`MERGES_LISTED`] by name.
+fn warn_merges(
+    incidents: &Incidents,
+    merges: &[(usize, usize, String)],
+    warnings: &mut Vec<String>,
+) {
+    let (path, items) = (&incidents.path, &incidents.items);
     for (a, b, file) in merges.iter().take(MERGES_LISTED) {
         warnings.push(format!(
             "{}: rows {} and {} overlap in {file}; they are merged into one incident",
@@ -374,81 +465,90 @@ pub fn label_lines(
             merges.len() - MERGES_LISTED
         ));
     }
+}
 
-    // Ids in row order, one per merged group that covers a line.
+/// Incident ids in row order, one per merged group that covers a line,
+/// keyed by the group's root row.
+fn incident_ids(cover: &mut Coverage) -> HashMap<usize, usize> {
     let mut id_of_root: HashMap<usize, usize> = HashMap::new();
-    for (r, _) in covers_any.iter().enumerate().filter(|(_, c)| **c) {
-        let root = sets.find(r);
+    for (r, _) in cover.covers_any.iter().enumerate().filter(|(_, c)| **c) {
+        let root = cover.sets.find(r);
         let next = id_of_root.len();
         id_of_root.entry(root).or_insert(next);
     }
+    id_of_root
+}
 
-    let mut per_file = Vec::with_capacity(files.len());
-    for ((f, per_row), index) in files.iter().zip(&covered).zip(&time_index) {
-        let n = f.lines.len();
-        let mut labels = vec![LineLabel::Normal; n];
-        // +1/-1 at interval edges: lines between and around incidents.
-        let mut near = vec![0i64; n + 1];
-        let mut near_time = vec![false; n];
-        for (r, lines) in per_row {
-            let item = &items[*r];
-            if let (Some(&lo), Some(&hi)) = (lines.first(), lines.last()) {
-                let id = id_of_root[&sets.find(*r)];
-                for &i in lines {
-                    labels[i] = LineLabel::Incident(id);
-                }
-                near[lo] += 1;
-                near[hi + 1] -= 1;
-                if let Margin::Lines(m) = margin {
-                    let before = lo.saturating_sub(m);
-                    near[before] += 1;
-                    near[lo] -= 1;
-                    let after = hi.saturating_add(m).min(n - 1);
-                    near[hi + 1] += 1;
-                    near[after + 1] -= 1;
-                }
+/// One file's labels: its incidents' lines, then the margins around them
+/// (in lines or in time) and the unlabelled lines between an incident's
+/// first and last line.
+fn file_labels(
+    f: &LogFile,
+    per_row: &[(usize, Vec<usize>)],
+    index: Option<&TimeIndex>,
+    items: &[Incident],
+    margin: Margin,
+    sets: &mut UnionFind,
+    id_of_root: &HashMap<usize, usize>,
+) -> Vec<LineLabel> {
+    let n = f.lines.len();
+    let mut labels = vec![LineLabel::Normal; n];
+    // +1/-1 at interval edges: lines between and around incidents.
+    let mut near = vec![0i64; n + 1];
+    let mut near_time = vec![false; n];
+    for (r, lines) in per_row {
+        let item = &items[*r];
+        if let (Some(&lo), Some(&hi)) = (lines.first(), lines.last()) {
+            let id = id_of_root[&sets.find(*r)];
+            for &i in lines {
+                labels[i] = LineLabel::Incident(id);
             }
-            if let (Margin::Millis(d), Some(index)) = (margin, index) {
-                if d <= 0 {
-                    continue;
+            near[lo] += 1;
+            near[hi + 1] -= 1;
+            if let Margin::Lines(m) = margin {
+                let before = lo.saturating_sub(m);
+                near[before] += 1;
+                near[lo] -= 1;
+                let after = hi.saturating_add(m).min(n - 1);
+                near[hi + 1] += 1;
+                near[after + 1] -= 1;
+            }
+        }
+        if let (Margin::Millis(d), Some(index)) = (margin, index) {
+            if d <= 0 {
+                continue;
+            }
+            let range = match &item.span {
+                IncidentSpan::Time { start, end } => Some((*start, *end)),
+                IncidentSpan::Lines { .. } => {
+                    let times = lines.iter().filter_map(|&i| f.lines[i].timestamp);
+                    let (min, max) = times.fold((None::<i64>, None::<i64>), |(a, b), t| {
+                        (
+                            Some(a.map_or(t, |a| a.min(t))),
+                            Some(b.map_or(t, |b| b.max(t))),
+                        )
+                    });
+                    min.zip(max)
                 }
-                let range = match &item.span {
-                    IncidentSpan::Time { start, end } => Some((*start, *end)),
-                    IncidentSpan::Lines { .. } => {
-                        let times = lines.iter().filter_map(|&i| f.lines[i].timestamp);
-                        let (min, max) = times.fold((None::<i64>, None::<i64>), |(a, b), t| {
-                            (
-                                Some(a.map_or(t, |a| a.min(t))),
-                                Some(b.map_or(t, |b| b.max(t))),
-                            )
-                        });
-                        min.zip(max)
-                    }
-                };
-                if let Some((start, end)) = range {
-                    for i in index.within(start.saturating_sub(d), start.saturating_sub(1)) {
-                        near_time[i] = true;
-                    }
-                    for i in index.within(end.saturating_add(1), end.saturating_add(d)) {
-                        near_time[i] = true;
-                    }
+            };
+            if let Some((start, end)) = range {
+                for i in index.within(start.saturating_sub(d), start.saturating_sub(1)) {
+                    near_time[i] = true;
+                }
+                for i in index.within(end.saturating_add(1), end.saturating_add(d)) {
+                    near_time[i] = true;
                 }
             }
         }
-        let mut depth = 0i64;
-        for (i, label) in labels.iter_mut().enumerate() {
-            depth += near[i];
-            if *label == LineLabel::Normal && (depth > 0 || near_time[i]) {
-                *label = LineLabel::Margin;
-            }
-        }
-        per_file.push(labels);
     }
-    Ok(CoarseLabels {
-        per_file,
-        incidents: id_of_root.len(),
-        warnings,
-    })
+    let mut depth = 0i64;
+    for (i, label) in labels.iter_mut().enumerate() {
+        depth += near[i];
+        if *label == LineLabel::Normal && (depth > 0 || near_time[i]) {
+            *label = LineLabel::Margin;
+        }
+    }
+    labels
 }
 
 /// The role of a window from its lines' coarse labels: an incident if any
