@@ -743,15 +743,14 @@ pub fn run_loaded<B: AutodiffBackend>(
         request.windowing,
         &config,
     )?;
+    let all_files = || train_files.iter().chain(val_files).chain(test_files);
     // Say what was ignored or merged now, not after a long training run
     // (the summary and report.json repeat it).
-    for w in train_files
-        .iter()
-        .chain(val_files)
-        .chain(test_files)
-        .flat_map(|f| f.warnings.iter())
-        .chain(&incident_warnings)
-    {
+    let mut warnings: Vec<String> = all_files()
+        .flat_map(|f| f.warnings.iter().cloned())
+        .chain(incident_warnings)
+        .collect();
+    for w in &warnings {
         eprintln!("warning: {w}");
     }
     // Fail before training, not after it, if the output cannot be written.
@@ -761,20 +760,7 @@ pub fn run_loaded<B: AutodiffBackend>(
             format!("cannot create the output directory: {e}"),
         )
     })?;
-    // The witness learner is the teacher of the incidents route and one of
-    // the baselines; on the line-labelled route windows train as labelled.
-    let witness = LineLearner::fit(
-        &splits.train,
-        config.featurizer.buckets as usize,
-        WITNESS_ROUNDS,
-    );
-    if coarse.train_val.is_some() && witness.is_none() {
-        return Err(RunError::Data(format!(
-            "the training lines ({}) hold no line outside every incident and its --margin: the validation part (the last {}% of the lines, or --val) has them all, and the witness learner needs normal lines to train on; give --val files, or more log of normal operation before it",
-            splits.train.files.join(", "),
-            (VAL_FRACTION * 100.0).round()
-        )));
-    }
+    let witness = fit_witness(&splits, &config, coarse.train_val.is_some())?;
     let teacher = witness
         .as_ref()
         .filter(|_| coarse.train_val.is_some())
@@ -800,16 +786,7 @@ pub fn run_loaded<B: AutodiffBackend>(
             checkpoint_error.get_or_insert(e);
         }
     };
-    // The teacher's token weights start embedding column 0 (scaled so the
-    // largest is TEACHER_PRIOR_SCALE, about the other columns' spread), so a
-    // line's mean embedding starts out carrying the teacher's view of it.
-    let prior: Option<Vec<f32>> = teacher.map(|(t, _)| {
-        let w = t.model.weights();
-        let max = w.iter().fold(0f64, |m, x| m.max(x.abs())).max(1e-9);
-        w.iter()
-            .map(|x| (x / max * TEACHER_PRIOR_SCALE) as f32)
-            .collect()
-    });
+    let prior = teacher.map(|(t, _)| embedding_prior(t));
     // On the incidents route the teacher already says which windows are
     // positive, and the attention-entropy term (each positive's attention
     // onto one line) made F1 swing between seeds; with the teacher's start
@@ -838,13 +815,6 @@ pub fn run_loaded<B: AutodiffBackend>(
     let val_ids: Vec<usize> = (0..splits.val.bags.len()).collect();
     let val_probs = score_bags(&trained.model, &splits.val, &val_ids, &config, &inner);
     let (val_items, val_labels) = selection.items(&val_probs);
-    let mut warnings: Vec<String> = train_files
-        .iter()
-        .chain(val_files)
-        .chain(test_files)
-        .flat_map(|f| f.warnings.iter().cloned())
-        .chain(incident_warnings)
-        .collect();
     let threshold = best_f1_threshold(&val_items, &val_labels).unwrap_or_else(|| {
         warnings.push(
             "validation has no anomalous window or incident; the threshold defaults to 0.5".into(),
@@ -877,18 +847,7 @@ pub fn run_loaded<B: AutodiffBackend>(
             .map(|f| f.path.display().to_string())
             .collect::<Vec<_>>()
     };
-    let detected: Vec<String> = train_files
-        .iter()
-        .chain(val_files)
-        .chain(test_files)
-        .map(|f| {
-            let time = f.timestamps.as_ref().map_or_else(
-                || "no readable timestamps".to_string(),
-                |t| format!("timestamps: {}", t.format),
-            );
-            format!("{}: {}; {time}", f.path.display(), f.detected)
-        })
-        .collect();
+    let detected: Vec<String> = all_files().map(format_detected).collect();
     let report = Report {
         bag,
         instance,
@@ -931,32 +890,98 @@ pub fn run_loaded<B: AutodiffBackend>(
         },
         options,
     };
-    write_predictions(
-        &request.out.join("test_predictions.jsonl"),
-        &splits.test,
-        &test_preds,
-        threshold,
-    )?;
-    write_validation(
-        &request.out.join("validation.jsonl"),
-        &splits.val,
+    write_outputs(
+        &request.out,
+        &report,
+        &splits,
+        (&test_preds, threshold),
         &val_probs,
         &selection,
     )?;
-    let report_path = request.out.join("report.json");
-    let json = serde_json::to_string_pretty(&report).map_err(|e| write_err(&report_path, e))?;
+    Ok(report)
+}
+
+/// The witness learner: the teacher of the incidents route (`incidents`)
+/// and one of the baselines; on the line-labelled route windows train as
+/// labelled.
+///
+/// # Errors
+/// On the incidents route, training lines with no normal line to learn from.
+fn fit_witness(
+    splits: &Splits,
+    config: &ModelConfig,
+    incidents: bool,
+) -> Result<Option<LineLearner>, RunError> {
+    let witness = LineLearner::fit(
+        &splits.train,
+        config.featurizer.buckets as usize,
+        WITNESS_ROUNDS,
+    );
+    if incidents && witness.is_none() {
+        return Err(RunError::Data(format!(
+            "the training lines ({}) hold no line outside every incident and its --margin: the validation part (the last {}% of the lines, or --val) has them all, and the witness learner needs normal lines to train on; give --val files, or more log of normal operation before it",
+            splits.train.files.join(", "),
+            (VAL_FRACTION * 100.0).round()
+        )));
+    }
+    Ok(witness)
+}
+
+/// The teacher's token weights as embedding column 0's start (scaled so the
+/// largest is [`TEACHER_PRIOR_SCALE`], about the other columns' spread), so a
+/// line's mean embedding starts out carrying the teacher's view of it.
+fn embedding_prior(teacher: &LineLearner) -> Vec<f32> {
+    let w = teacher.model.weights();
+    let max = w.iter().fold(0f64, |m, x| m.max(x.abs())).max(1e-9);
+    w.iter()
+        .map(|x| (x / max * TEACHER_PRIOR_SCALE) as f32)
+        .collect()
+}
+
+/// One file's line of report.json `formats`: its label format and timestamps.
+fn format_detected(f: &LogFile) -> String {
+    let time = f.timestamps.as_ref().map_or_else(
+        || "no readable timestamps".to_string(),
+        |t| format!("timestamps: {}", t.format),
+    );
+    format!("{}: {}; {time}", f.path.display(), f.detected)
+}
+
+/// test_predictions.jsonl, validation.jsonl, report.json and report.html.
+fn write_outputs(
+    out: &Path,
+    report: &Report,
+    splits: &Splits,
+    (test_preds, threshold): (&[BagPrediction], f64),
+    val_probs: &[f64],
+    selection: &Selection,
+) -> Result<(), RunError> {
+    let test_probs: Vec<f64> = test_preds.iter().map(|p| p.prob).collect();
+    write_predictions(
+        &out.join("test_predictions.jsonl"),
+        &splits.test,
+        test_preds,
+        threshold,
+    )?;
+    write_validation(
+        &out.join("validation.jsonl"),
+        &splits.val,
+        val_probs,
+        selection,
+    )?;
+    let report_path = out.join("report.json");
+    let json = serde_json::to_string_pretty(report).map_err(|e| write_err(&report_path, e))?;
     fs::write(&report_path, json + "\n").map_err(|e| write_err(&report_path, e))?;
     // The same figures as a page: the test windows' PR curve and metrics.
     let test_labels: Option<Vec<bool>> = has_line_labels(&splits.test)
         .then(|| splits.test.bags.iter().map(|b| b.is_positive()).collect());
-    let html_path = request.out.join("report.html");
+    let html_path = out.join("report.html");
     crate::report_html::write(
         &html_path,
-        &report,
+        report,
         &test_probs,
         test_labels.as_deref(),
         threshold,
     )
-    .map_err(|e| write_err(&html_path, e))?;
-    Ok(report)
+    .map_err(|e| write_err(&html_path, e))
 }
