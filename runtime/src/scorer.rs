@@ -2,7 +2,7 @@
 //! caller's scratch memory, and top-attention localization.
 
 use heapless::Vec;
-use needle_model_def::format::{EncoderLayerWeights, ModelBody, Norm, QLinear};
+use needle_model_def::format::Norm;
 use needle_model_def::{min_entropy_head, Featurizer, ASSIGN_TEMPERATURE as TAU};
 
 use crate::error::{EvidenceError, SetupError};
@@ -406,9 +406,7 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         self.forward_body(n, zeroed, carried)
     }
 
-    /// The forward pass as its stages: projection, the encoder layers, the
-    /// final norm, prototypes, attention pooling with the classifier, and
-    /// localization, each over its named views of the scratch.
+    #[allow(clippy::too_many_lines)]
     #[inline(always)]
     fn forward_body(
         &mut self,
@@ -417,8 +415,16 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         carried: Option<usize>,
     ) -> BagScore {
         let model = self.model;
+        let c = model.config();
         let body = model.body();
-        let dims = Dims::of(model.config());
+        let w = usize::from(c.window);
+        let d = usize::from(c.embed_dim);
+        let hd = usize::from(c.hidden_dim);
+        let ff = usize::from(c.ff_dim);
+        let np = usize::from(c.prototypes);
+        let k = usize::from(c.pool_heads);
+        let heads = usize::from(c.encoder_heads);
+        let dk = hd / heads.max(1);
         let l = self.layout;
         // A stream's window (`carried` is `Some`: the rows it takes from
         // the last window's kept ones) keeps its last `cap` rows for the
@@ -430,142 +436,8 @@ impl<'m, 'a, 's> BagScorer<'m, 'a, 's> {
         let reuse = taken.min(n);
         let keep = carried.is_some() && cap > 0 && n >= cap;
 
-        let (mut v, kept) = Views::split(&mut *self.scratch, &l, cap * 4 * dims.hd);
-        if let Some(z) = zeroed.filter(|&z| z < n) {
-            v.big[z * dims.d..(z + 1) * dims.d].fill(0.0);
-        }
-        let mut kept_rows = CarriedRows {
-            kept,
-            hd: dims.hd,
-            cap,
-            first: cap - taken,
-        };
-        let carry = Carry {
-            reuse,
-            keep: keep.then(|| n - cap),
-        };
-        v.project(&body.projection, &dims, n, reuse, &mut kept_rows);
-        for (li, layer) in body.layers.iter().enumerate() {
-            // Only the first layer's query, key and value rows are carried.
-            let carry = if li == 0 { Some(carry) } else { None };
-            v.encoder_layer(layer, &dims, n, carry, &mut kept_rows, l.ff_in_big);
-        }
-        v.final_norm(&body.norm_out, &dims, n);
-        let stats = v.prototype_stats(body.prototypes, &dims, n);
-        let probability = v.pool_and_classify(body, &dims, n, stats);
-        let (best_head, top) = localize(v.att, &dims, n);
-        self.head = best_head;
-        self.lines = n;
-        BagScore {
-            probability,
-            anomalous: probability >= model.threshold(),
-            lines: n as u16,
-            head: best_head as u16,
-            top,
-            unfamiliar_lines: if n == 0 { 0 } else { self.unfamiliar },
-        }
-    }
-}
-
-/// The dimensions a forward pass uses, read once from the configuration.
-#[derive(Debug, Clone, Copy)]
-struct Dims {
-    /// Lines per window (the row stride of column-major views).
-    w: usize,
-    /// Embedding width.
-    d: usize,
-    /// Hidden width.
-    hd: usize,
-    /// Feed-forward width.
-    ff: usize,
-    /// Prototypes.
-    np: usize,
-    /// Pooling heads.
-    k: usize,
-    /// Encoder heads and the width of each.
-    heads: usize,
-    dk: usize,
-    /// Pooling hidden width.
-    pd: usize,
-    /// Top lines reported.
-    top_k: usize,
-}
-
-impl Dims {
-    #[inline(always)]
-    fn of(c: &needle_model_def::ModelConfig) -> Self {
-        let hd = usize::from(c.hidden_dim);
-        let heads = usize::from(c.encoder_heads);
-        Self {
-            w: usize::from(c.window),
-            d: usize::from(c.embed_dim),
-            hd,
-            ff: usize::from(c.ff_dim),
-            np: usize::from(c.prototypes),
-            k: usize::from(c.pool_heads),
-            heads,
-            dk: hd / heads.max(1),
-            pd: usize::from(c.pool_dim),
-            top_k: usize::from(c.top_k),
-        }
-    }
-}
-
-/// The first encoder layer's share of a stream: rows taken from the last
-/// window, and where this window's kept rows start (when it keeps any).
-#[derive(Debug, Clone, Copy)]
-struct Carry {
-    reuse: usize,
-    keep: Option<usize>,
-}
-
-/// The bag statistics F_p from the prototypes.
-#[derive(Debug, Clone, Copy)]
-struct ProtoStats {
-    m_bag: f32,
-    e_bag: f32,
-    v_bag: f32,
-}
-
-/// The scratch of one forward pass, split by its [`ScratchLayout`] into the
-/// views each stage reads and writes.
-struct Views<'s> {
-    /// Each line's own projection (the pooling values).
-    own: &'s mut [f32],
-    /// The residual stream.
-    h: &'s mut [f32],
-    /// Normed rows, attention context, and finally z.
-    a: &'s mut [f32],
-    /// Embeddings, then q|k|v, the feed-forward hidden layer, the pooling
-    /// hidden layer.
-    big: &'s mut [f32],
-    /// One row of attention scores, or ẑ.
-    row: &'s mut [f32],
-    /// m_i per line.
-    m: &'s mut [f32],
-    /// Pooling scores, head-major rows of `w`.
-    att: &'s mut [f32],
-    /// Summed prototype assignments.
-    mass: &'s mut [f32],
-    /// The normalised prototypes.
-    phat: &'s mut [f32],
-    /// One line's prototype similarities.
-    sims: &'s mut [f32],
-    /// The classifier's hidden layer.
-    hidden: &'s mut [f32],
-    /// The classifier's input.
-    features: &'s mut [f32],
-    /// Quantized rows (words) and their scales.
-    xq: &'s mut [u32],
-    xs: &'s mut [f32],
-}
-
-impl<'s> Views<'s> {
-    /// The views, and the `kept_len` values after them a stream keeps.
-    #[inline(always)]
-    fn split(scratch: &'s mut [f32], l: &ScratchLayout, kept_len: usize) -> (Self, &'s mut [f32]) {
-        let (s, kept) = scratch.split_at_mut(l.total);
-        let kept = kept.get_mut(..kept_len).unwrap_or_default();
+        let (s, kept) = self.scratch.split_at_mut(l.total);
+        let kept = kept.get_mut(..cap * 4 * hd).unwrap_or_default();
         let (own, s) = s.split_at_mut(l.own);
         let (h, s) = s.split_at_mut(l.h);
         let (a, s) = s.split_at_mut(l.a);
@@ -582,213 +454,172 @@ impl<'s> Views<'s> {
         let (xs, _) = s.split_at_mut(l.xs);
         // The quantized rows are words; f32 and u32 have one size and alignment.
         let xq: &mut [u32] = bytemuck::cast_slice_mut(xq);
-        let views = Self {
-            own,
-            h,
-            a,
-            big,
-            row,
-            m,
-            att,
-            mass,
-            phat,
-            sims,
-            hidden,
-            features,
+        let rows = OutputLayout::Rows;
+        if let Some(z) = zeroed.filter(|&z| z < n) {
+            big[z * d..(z + 1) * d].fill(0.0);
+        }
+        // Projection: each line's own representation (kept for pooling).
+        // Each linear layer's input is quantized once (`quantize_rows`);
+        // layers sharing an input (query, key, value) all multiply it.
+        let mut kept_rows = CarriedRows {
+            kept,
+            hd,
+            cap,
+            first: cap - taken,
+        };
+        kept_rows.restore(reuse, 0, own, hd, 1);
+        quantize_rows(&big[reuse * d..], n - reuse, d, xq, xs);
+        let projection = &mut own[reuse * hd..];
+        linear_q_rows(
+            &linear(&body.projection),
             xq,
             xs,
-        };
-        (views, kept)
-    }
+            n - reuse,
+            projection,
+            rows,
+        );
+        h[..n * hd].copy_from_slice(&own[..n * hd]);
 
-    /// Rows `range` of `x` LayerNormed into the same rows of `out`.
-    #[inline(always)]
-    fn norm_rows(
-        x: &[f32],
-        p: &Norm<'_>,
-        out: &mut [f32],
-        hd: usize,
-        range: core::ops::Range<usize>,
-    ) {
-        for i in range {
-            layer_norm(
-                &x[i * hd..(i + 1) * hd],
-                p.gamma,
-                p.beta,
-                LN_EPS,
-                &mut out[i * hd..(i + 1) * hd],
+        let norm =
+            |x: &[f32], p: &Norm<'_>, out: &mut [f32]| layer_norm(x, p.gamma, p.beta, LN_EPS, out);
+        let scale = sqrt(dk as f32);
+        for (li, layer) in body.layers.iter().enumerate() {
+            // The first layer's query, key and value of carried rows are kept.
+            let first = if li == 0 { reuse } else { 0 };
+            for i in first..n {
+                norm(
+                    &h[i * hd..(i + 1) * hd],
+                    &layer.norm_attn,
+                    &mut a[i * hd..(i + 1) * hd],
+                );
+            }
+            let (q, rest) = big.split_at_mut(w * hd);
+            let (kk, rest) = rest.split_at_mut(w * hd);
+            let v = &mut rest[..w * hd];
+            let (lq, lk, lv) = (
+                linear(&layer.query),
+                linear(&layer.key),
+                linear(&layer.value),
+            );
+            let m = n - first;
+            quantize_rows(&a[first * hd..], m, hd, xq, xs);
+            linear_q_rows(&lq, xq, xs, m, &mut q[first * hd..], rows);
+            // Keys column-major (feature t of every line is `kk[t * w..][..n]`),
+            // so one query's scores against all keys are vector operations.
+            let columns = OutputLayout::Columns { stride: w };
+            linear_q_rows(&lk, xq, xs, m, &mut kk[first..], columns);
+            linear_q_rows(&lv, xq, xs, m, &mut v[first * hd..], rows);
+            if li == 0 {
+                for (part, rows, row_step, col_step) in [
+                    (1, &mut *q, hd, 1),
+                    (2, &mut *kk, 1, w),
+                    (3, &mut *v, hd, 1),
+                ] {
+                    kept_rows.restore(reuse, part, rows, row_step, col_step);
+                }
+                if keep {
+                    let from = n - cap;
+                    kept_rows.keep(from, 0, own, hd, 1);
+                    kept_rows.keep(from, 1, q, hd, 1);
+                    kept_rows.keep(from, 2, kk, 1, w);
+                    kept_rows.keep(from, 3, v, hd, 1);
+                }
+            }
+            // Self-attention, `ATTENTION_ROWS` query rows (then one) and a
+            // head at a time; context into `a`.
+            let at = Attention {
+                n,
+                w,
+                hd,
+                dk,
+                heads,
+                scale,
+            };
+            let mut i = 0;
+            while i + ATTENTION_ROWS <= n {
+                at.queries::<ATTENTION_ROWS>(i, q, kk, v, row, a);
+                i += ATTENTION_ROWS;
+            }
+            while i < n {
+                at.queries::<1>(i, q, kk, v, row, a);
+                i += 1;
+            }
+            // Output projection into `q` (free now), then the residual.
+            quantize_rows(a, n, hd, xq, xs);
+            linear_q_rows(&linear(&layer.output), xq, xs, n, q, rows);
+            for (x, &r) in h[..n * hd].iter_mut().zip(&q[..n * hd]) {
+                *x += r;
+            }
+            for i in 0..n {
+                norm(
+                    &h[i * hd..(i + 1) * hd],
+                    &layer.norm_ff,
+                    &mut a[i * hd..(i + 1) * hd],
+                );
+            }
+            // Feed-forward: hidden in `big` (q|k|v are done), output into `a`.
+            quantize_rows(a, n, hd, xq, xs);
+            linear_q_rows(&linear(&layer.ff_in), xq, xs, n, big, rows);
+            big[..n * ff].iter_mut().for_each(|x| *x = relu(*x));
+            if l.ff_in_big {
+                let (hidden, tail) = big.split_at_mut(w * ff);
+                let tail: &mut [u32] = bytemuck::cast_slice_mut(tail);
+                quantize_rows(hidden, n, ff, tail, xs);
+                linear_q_rows(&linear(&layer.ff_out), tail, xs, n, a, rows);
+            } else {
+                quantize_rows(big, n, ff, xq, xs);
+                linear_q_rows(&linear(&layer.ff_out), xq, xs, n, a, rows);
+            }
+            for (x, &r) in h[..n * hd].iter_mut().zip(&a[..n * hd]) {
+                *x += r;
+            }
+        }
+        // z = final LayerNorm, into `a`.
+        for i in 0..n {
+            norm(
+                &h[i * hd..(i + 1) * hd],
+                &body.norm_out,
+                &mut a[i * hd..(i + 1) * hd],
             );
         }
-    }
 
-    /// Projection: each line's own representation (kept for pooling), from
-    /// the embeddings in `big`; the residual stream starts from it. Each
-    /// linear layer's input is quantized once (`quantize_rows`); layers
-    /// sharing an input (query, key, value) all multiply it.
-    #[inline(always)]
-    fn project(
-        &mut self,
-        projection: &QLinear<'_>,
-        dims: &Dims,
-        n: usize,
-        reuse: usize,
-        kept_rows: &mut CarriedRows<'_>,
-    ) {
-        let (d, hd) = (dims.d, dims.hd);
-        kept_rows.restore(reuse, 0, self.own, hd, 1);
-        quantize_rows(&self.big[reuse * d..], n - reuse, d, self.xq, self.xs);
-        linear_q_rows(
-            &linear(projection),
-            self.xq,
-            self.xs,
-            n - reuse,
-            &mut self.own[reuse * hd..],
-            OutputLayout::Rows,
-        );
-        self.h[..n * hd].copy_from_slice(&self.own[..n * hd]);
-    }
-
-    /// One pre-norm encoder layer over the residual stream `h`. `carry`:
-    /// the first layer of a stream's window, whose query, key and value
-    /// rows are taken from and kept for the windows around it.
-    #[inline(always)]
-    fn encoder_layer(
-        &mut self,
-        layer: &EncoderLayerWeights<'_>,
-        dims: &Dims,
-        n: usize,
-        carry: Option<Carry>,
-        kept_rows: &mut CarriedRows<'_>,
-        ff_in_big: bool,
-    ) {
-        let Dims { w, hd, ff, .. } = *dims;
-        let rows = OutputLayout::Rows;
-        let (xq, xs) = (&mut *self.xq, &mut *self.xs);
-        let first = carry.map_or(0, |c| c.reuse);
-        Self::norm_rows(self.h, &layer.norm_attn, self.a, hd, first..n);
-        let (q, rest) = self.big.split_at_mut(w * hd);
-        let (kk, rest) = rest.split_at_mut(w * hd);
-        let v = &mut rest[..w * hd];
-        let (lq, lk, lv) = (
-            linear(&layer.query),
-            linear(&layer.key),
-            linear(&layer.value),
-        );
-        let m = n - first;
-        quantize_rows(&self.a[first * hd..], m, hd, xq, xs);
-        linear_q_rows(&lq, xq, xs, m, &mut q[first * hd..], rows);
-        // Keys column-major (feature t of every line is `kk[t * w..][..n]`),
-        // so one query's scores against all keys are vector operations.
-        let columns = OutputLayout::Columns { stride: w };
-        linear_q_rows(&lk, xq, xs, m, &mut kk[first..], columns);
-        linear_q_rows(&lv, xq, xs, m, &mut v[first * hd..], rows);
-        if let Some(carry) = carry {
-            for (part, rows, row_step, col_step) in [
-                (1, &mut *q, hd, 1),
-                (2, &mut *kk, 1, w),
-                (3, &mut *v, hd, 1),
-            ] {
-                kept_rows.restore(carry.reuse, part, rows, row_step, col_step);
-            }
-            if let Some(from) = carry.keep {
-                kept_rows.keep(from, 0, self.own, hd, 1);
-                kept_rows.keep(from, 1, q, hd, 1);
-                kept_rows.keep(from, 2, kk, 1, w);
-                kept_rows.keep(from, 3, v, hd, 1);
-            }
-        }
-        // Self-attention, `ATTENTION_ROWS` query rows (then one) and a
-        // head at a time; context into `a`.
-        let at = Attention {
-            n,
-            w,
-            hd,
-            dk: dims.dk,
-            heads: dims.heads,
-            scale: sqrt(dims.dk as f32),
-        };
-        let mut i = 0;
-        while i + ATTENTION_ROWS <= n {
-            at.queries::<ATTENTION_ROWS>(i, q, kk, v, self.row, self.a);
-            i += ATTENTION_ROWS;
-        }
-        while i < n {
-            at.queries::<1>(i, q, kk, v, self.row, self.a);
-            i += 1;
-        }
-        // Output projection into `q` (free now), then the residual.
-        quantize_rows(self.a, n, hd, xq, xs);
-        linear_q_rows(&linear(&layer.output), xq, xs, n, q, rows);
-        for (x, &r) in self.h[..n * hd].iter_mut().zip(&q[..n * hd]) {
-            *x += r;
-        }
-        Self::norm_rows(self.h, &layer.norm_ff, self.a, hd, 0..n);
-        // Feed-forward: hidden in `big` (q|k|v are done), output into `a`.
-        quantize_rows(self.a, n, hd, xq, xs);
-        linear_q_rows(&linear(&layer.ff_in), xq, xs, n, self.big, rows);
-        self.big[..n * ff].iter_mut().for_each(|x| *x = relu(*x));
-        if ff_in_big {
-            let (hidden, tail) = self.big.split_at_mut(w * ff);
-            let tail: &mut [u32] = bytemuck::cast_slice_mut(tail);
-            quantize_rows(hidden, n, ff, tail, xs);
-            linear_q_rows(&linear(&layer.ff_out), tail, xs, n, self.a, rows);
-        } else {
-            quantize_rows(self.big, n, ff, xq, xs);
-            linear_q_rows(&linear(&layer.ff_out), xq, xs, n, self.a, rows);
-        }
-        for (x, &r) in self.h[..n * hd].iter_mut().zip(&self.a[..n * hd]) {
-            *x += r;
-        }
-    }
-
-    /// z = the final LayerNorm of the residual stream, into `a`.
-    #[inline(always)]
-    fn final_norm(&mut self, norm: &Norm<'_>, dims: &Dims, n: usize) {
-        Self::norm_rows(self.h, norm, self.a, dims.hd, 0..n);
-    }
-
-    /// Prototype similarity of each line's z (m_i into `m`) and the bag
-    /// statistics F_p.
-    #[inline(always)]
-    fn prototype_stats(&mut self, prototypes: &[u8], dims: &Dims, n: usize) -> ProtoStats {
-        let Dims { hd, np, .. } = *dims;
+        // Prototype similarity and the bag statistics F_p.
         // p̂ = p / sqrt(Σp² + ε), once per bag.
-        for (j, p_hat) in self.phat.chunks_exact_mut(hd).enumerate() {
-            let p = &prototypes[j * hd * 4..(j + 1) * hd * 4];
+        for (j, p_hat) in phat.chunks_exact_mut(hd).enumerate() {
+            let p = &body.prototypes[j * hd * 4..(j + 1) * hd * 4];
             let sq: f32 = f32s(p).map(|x| x * x).sum();
             let pn = sqrt(sq + EPS);
             for (o, x) in p_hat.iter_mut().zip(f32s(p)) {
                 *o = x / pn;
             }
         }
-        self.mass.fill(0.0);
+        mass.fill(0.0);
         let mut v_sum = 0.0f32;
         for i in 0..n {
-            let z = &self.a[i * hd..(i + 1) * hd];
+            let z = &a[i * hd..(i + 1) * hd];
             let zn = sqrt(z.iter().map(|x| x * x).sum::<f32>() + EPS);
-            let z_hat = &mut self.row[..hd];
+            let z_hat = &mut row[..hd];
             for (o, &x) in z_hat.iter_mut().zip(z) {
                 *o = x / zn;
             }
-            for (sim, p_hat) in self.sims.iter_mut().zip(self.phat.chunks_exact(hd)) {
+            for (sim, p_hat) in sims.iter_mut().zip(phat.chunks_exact(hd)) {
                 let cos = dot(z_hat, p_hat);
                 let dist = sqrt((cos * -2.0 + 2.0).max(0.0) + EPS);
                 *sim = 1.0 / (dist + 1.0);
             }
-            self.m[i] = self.sims.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            v_sum += self.sims.iter().sum::<f32>() / np as f32;
-            for x in self.sims.iter_mut() {
+            m[i] = sims.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            v_sum += sims.iter().sum::<f32>() / np as f32;
+            for x in sims.iter_mut() {
                 *x /= TAU;
             }
-            softmax_in_place(self.sims);
-            for (acc, &x) in self.mass.iter_mut().zip(self.sims.iter()) {
+            softmax_in_place(sims);
+            for (acc, &x) in mass.iter_mut().zip(sims.iter()) {
                 *acc += x;
             }
         }
         let lines = n.max(1) as f32;
-        let m_bag = self.m[..n].iter().copied().fold(0.0f32, f32::max);
-        let e_bag = -self
-            .mass
+        let m_bag = m[..n].iter().copied().fold(0.0f32, f32::max);
+        let e_bag = -mass
             .iter()
             .map(|&x| {
                 let q = x / lines;
@@ -796,91 +627,76 @@ impl<'s> Views<'s> {
             })
             .sum::<f32>()
             / libm::logf(np as f32).max(EPS);
-        ProtoStats {
-            m_bag,
-            e_bag,
-            v_bag: v_sum / lines,
-        }
-    }
+        let v_bag = v_sum / lines;
 
-    /// Attention pooling (logits from z plus γ_k · b_i; values = own
-    /// projection), then the classifier: P(bag anomalous). The hidden layer
-    /// goes to `big` (free again), the scores straight into `att`'s
-    /// head-major rows.
-    #[inline(always)]
-    fn pool_and_classify(
-        &mut self,
-        body: &ModelBody<'_>,
-        dims: &Dims,
-        n: usize,
-        stats: ProtoStats,
-    ) -> f32 {
-        let Dims { w, hd, k, pd, .. } = *dims;
-        let rows = OutputLayout::Rows;
-        let (xq, xs) = (&mut *self.xq, &mut *self.xs);
-        quantize_rows(self.a, n, hd, xq, xs);
-        linear_q_rows(&linear(&body.pool_hidden), xq, xs, n, self.big, rows);
-        self.big[..n * pd].iter_mut().for_each(|x| *x = tanh(*x));
+        // Attention pooling: logits from z, plus γ_k · b_i; values = own projection.
+        // The hidden layer goes to `big` (free again), the scores straight
+        // into `att`'s head-major rows.
+        let pd = usize::from(c.pool_dim);
+        quantize_rows(a, n, hd, xq, xs);
+        linear_q_rows(&linear(&body.pool_hidden), xq, xs, n, big, rows);
+        big[..n * pd].iter_mut().for_each(|x| *x = tanh(*x));
         let per_head = OutputLayout::Columns { stride: w };
-        quantize_rows(self.big, n, pd, xq, xs);
-        linear_q_rows(&linear(&body.pool_score), xq, xs, n, self.att, per_head);
+        quantize_rows(big, n, pd, xq, xs);
+        linear_q_rows(&linear(&body.pool_score), xq, xs, n, att, per_head);
         for (head, gain) in f32s(body.pool_bias_gain).enumerate().take(k) {
-            for (score, &m_i) in self.att[head * w..head * w + n]
-                .iter_mut()
-                .zip(&self.m[..n])
-            {
+            for (score, &m_i) in att[head * w..head * w + n].iter_mut().zip(&m[..n]) {
                 *score += (1.0 - m_i) * gain;
             }
         }
         for head in 0..k {
-            softmax_in_place(&mut self.att[head * w..head * w + n]);
+            softmax_in_place(&mut att[head * w..head * w + n]);
         }
         for head in 0..k {
-            let pooled = &mut self.features[head * hd..(head + 1) * hd];
-            weighted_rows(&self.att[head * w..head * w + n], self.own, hd, pooled);
+            let pooled = &mut features[head * hd..(head + 1) * hd];
+            weighted_rows(&att[head * w..head * w + n], own, hd, pooled);
         }
-        self.features[k * hd] = stats.m_bag;
-        self.features[k * hd + 1] = stats.e_bag;
-        self.features[k * hd + 2] = stats.v_bag;
-        linear_i8(&linear(&body.classifier_hidden), self.features, self.hidden);
-        self.hidden.iter_mut().for_each(|x| *x = relu(*x));
+        features[k * hd] = m_bag;
+        features[k * hd + 1] = e_bag;
+        features[k * hd + 2] = v_bag;
+        linear_i8(&linear(&body.classifier_hidden), features, hidden);
+        hidden.iter_mut().for_each(|x| *x = relu(*x));
         let mut logit = [0.0f32];
-        linear_i8(&linear(&body.classifier_out), self.hidden, &mut logit);
-        1.0 / (1.0 + libm::expf(-logit[0]))
-    }
-}
+        linear_i8(&linear(&body.classifier_out), hidden, &mut logit);
+        let probability = 1.0 / (1.0 + libm::expf(-logit[0]));
 
-/// Localization: the minimum-entropy head of the pooling scores `att`, and
-/// its top-k lines.
-#[inline(always)]
-fn localize(att: &[f32], dims: &Dims, n: usize) -> (usize, Vec<TopLine, MAX_TOP_K>) {
-    let w = dims.w;
-    let best_head = min_entropy_head((0..dims.k).map(|head| &att[head * w..head * w + n]));
-    let row_att = &att[best_head * w..best_head * w + n];
-    let mut top: Vec<TopLine, MAX_TOP_K> = Vec::new();
-    let want = dims.top_k.min(n);
-    while top.len() < want {
-        let mut pick: Option<(usize, f32)> = None;
-        for (i, &wt) in row_att.iter().enumerate() {
-            if top.iter().any(|t| usize::from(t.index) == i) {
-                continue;
+        // Localization: the minimum-entropy head's top-k lines.
+        let best_head = min_entropy_head((0..k).map(|head| &att[head * w..head * w + n]));
+        let row_att = &att[best_head * w..best_head * w + n];
+        let mut top: Vec<TopLine, MAX_TOP_K> = Vec::new();
+        let want = usize::from(c.top_k).min(n);
+        while top.len() < want {
+            let mut pick: Option<(usize, f32)> = None;
+            for (i, &wt) in row_att.iter().enumerate() {
+                if top.iter().any(|t| usize::from(t.index) == i) {
+                    continue;
+                }
+                if pick.is_none_or(|(_, pw)| wt > pw) {
+                    pick = Some((i, wt));
+                }
             }
-            if pick.is_none_or(|(_, pw)| wt > pw) {
-                pick = Some((i, wt));
+            let Some((i, weight)) = pick else { break };
+            if top
+                .push(TopLine {
+                    index: i as u16,
+                    weight,
+                })
+                .is_err()
+            {
+                break;
             }
         }
-        let Some((i, weight)) = pick else { break };
-        if top
-            .push(TopLine {
-                index: i as u16,
-                weight,
-            })
-            .is_err()
-        {
-            break;
+        self.head = best_head;
+        self.lines = n;
+        BagScore {
+            probability,
+            anomalous: probability >= model.threshold(),
+            lines: n as u16,
+            head: best_head as u16,
+            top,
+            unfamiliar_lines: if n == 0 { 0 } else { self.unfamiliar },
         }
     }
-    (best_head, top)
 }
 
 /// The rows a stream carries from one window to the next, kept in the
