@@ -1,4 +1,4 @@
-//! Bounded line reading for the host tools (`std` feature): a line of any
+//! Bounded line reading for the host tools: a line of any
 //! length costs at most `max` bytes of memory; the rest is skipped.
 
 use std::io::{self, BufRead};

@@ -1,13 +1,13 @@
 //! Owning the memory the runtime borrows.
 //!
 //! The runtime is `no_std` and allocation-free: a [`Model`] borrows its file
-//! bytes, a [`BagScorer`] borrows the model and a scratch buffer, and a
-//! [`LineStream`] owns a scorer. A Python object must own everything it
-//! uses, so these types keep the borrowed memory on the heap at a fixed
-//! address (raw pointers, never a `Box` that moving would re-assert unique)
-//! and hand out `'static` borrows that the owner guarantees by field order:
-//! every struct here declares its borrowers before the memory they borrow,
-//! and Rust drops fields in declaration order.
+//! bytes, and its scorers borrow the model and a scratch buffer. A Python
+//! object must own everything it uses, so [`RawBuf`] keeps borrowed memory
+//! on the heap at a fixed address (raw pointers, never a `Box` that moving
+//! would re-assert unique) and hands out `'static` borrows that the owner
+//! guarantees by field order: [`Loaded`] here and `Core` (core.rs) declare
+//! their borrowers before the memory they borrow, and Rust drops fields in
+//! declaration order.
 
 use std::ptr::NonNull;
 

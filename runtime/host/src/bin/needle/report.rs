@@ -3,7 +3,7 @@
 //! of printing) and writes one self-contained HTML page.
 //!
 //! The page is written with `write!` and [`html::text`] for every string a
-//! log controls (lines, file names, timestamps); see `host::html` for why
+//! log controls (lines, file names, timestamps); see `needle_host::html` for why
 //! there is no template engine.
 
 use std::collections::{BTreeMap, VecDeque};

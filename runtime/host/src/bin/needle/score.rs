@@ -135,7 +135,7 @@ pub fn score(args: &ScoreArgs) -> Result<ExitCode> {
     }
 }
 
-/// Scores `inputs` in order into `sink`, then writes the summary to it. An
+/// Scores `inputs` in order into `sink`; the caller writes the summary. An
 /// input that cannot be opened is an error before anything is scored.
 pub fn run<S: Sink>(
     model: &Model<'_>,
