@@ -34,7 +34,7 @@
 #![deny(missing_docs)]
 // `unsafe` only where allowed by name, each with a `// SAFETY:` comment:
 // entering AVX2 / AVX-VNNI / AVX-512 builds after checking the CPU has them
-// (scorer.rs, kernels/linear_q.rs; `std` on x86-64 only), and the Cortex-M4 DSP
+// (scorer.rs, kernels/linear_q/wide.rs; `std` on x86-64 only), and the Cortex-M4 DSP
 // instructions (kernels/dsp.rs; no stable intrinsics exist for them).
 #![deny(unsafe_code)]
 
