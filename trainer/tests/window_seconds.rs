@@ -216,18 +216,21 @@ fn check(case: &Case) {
     );
 }
 
+/// An ISO 8601 line with a `T` and a `Z`.
+fn iso8601_t_line(t: Timestamp, i: usize) -> String {
+    format!(
+        "{} web01 app[12]: request {i} served",
+        utc(t, "%Y-%m-%dT%H:%M:%SZ")
+    )
+}
+
 #[test]
 fn iso8601_with_t() {
     check(&Case {
         name: "iso8601_t",
         format: "ISO 8601",
         labelled: false,
-        line: |t, i| {
-            format!(
-                "{} web01 app[12]: request {i} served",
-                utc(t, "%Y-%m-%dT%H:%M:%SZ")
-            )
-        },
+        line: iso8601_t_line,
     });
 }
 
@@ -378,12 +381,7 @@ fn timestamp_format_takes_the_names_needle_score_takes() {
         name: "named_format",
         format: "ISO 8601",
         labelled: false,
-        line: |t, i| {
-            format!(
-                "{} web01 app[12]: request {i} served",
-                utc(t, "%Y-%m-%dT%H:%M:%SZ")
-            )
-        },
+        line: iso8601_t_line,
     };
     let dir = scratch(case.name);
     let fx = fixture(&dir, &case);

@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use needle_host::alerts::{Alert, Window};
-use needle_host::engine::{Evidence, Summary};
+use needle_host::engine::{Evidence, Sink, Summary};
 use needle_host::lines::{rfc3339, Kept};
 use needle_host::rows::{AlertRow, BagRow, Row, SummaryRow};
 use needle_host::sanitize::for_terminal;
@@ -53,45 +53,6 @@ impl<W: Write> Output<W> {
 
     fn row(&mut self, row: &Row) -> io::Result<()> {
         writeln!(self.out, "{}", row.to_json_line())
-    }
-
-    /// A scored window (`--windows`).
-    pub fn window(
-        &mut self,
-        file: usize,
-        w: &Window<'_>,
-        flushed: bool,
-        kept: &Kept,
-    ) -> io::Result<()> {
-        if !self.show.windows {
-            return Ok(());
-        }
-        if self.pretty {
-            let name = self.pretty_name(file);
-            return writeln!(
-                self.out,
-                "{} {name} lines {}-{}  score {:.3}{}",
-                if w.flagged { "window*" } else { "window " },
-                w.first_line,
-                w.last_line,
-                w.score,
-                if flushed { "  (flushed)" } else { "" }
-            );
-        }
-        let row = Row::Bag(BagRow::new(self.name(file), w, flushed, kept));
-        self.row(&row)
-    }
-
-    /// An alert, once closed.
-    pub fn alert(&mut self, a: &Alert, evidence: Option<Evidence>) -> io::Result<()> {
-        if !self.show.alerts {
-            return Ok(());
-        }
-        if self.pretty {
-            return self.pretty_alert(a, evidence);
-        }
-        let row = Row::Alert(AlertRow::new(self.name(a.file), a, evidence));
-        self.row(&row)
     }
 
     fn pretty_alert(&mut self, a: &Alert, evidence: Option<Evidence>) -> io::Result<()> {
@@ -174,5 +135,50 @@ impl<W: Write> Output<W> {
         let row = Row::Summary(SummaryRow::new(s, &self.names));
         self.row(&row)?;
         self.out.flush()
+    }
+}
+
+impl<W: Write> Sink for Output<W> {
+    /// A scored window (`--windows`).
+    fn window(
+        &mut self,
+        file: usize,
+        w: &Window<'_>,
+        flushed: bool,
+        kept: &Kept,
+    ) -> io::Result<()> {
+        if !self.show.windows {
+            return Ok(());
+        }
+        if self.pretty {
+            let name = self.pretty_name(file);
+            return writeln!(
+                self.out,
+                "{} {name} lines {}-{}  score {:.3}{}",
+                if w.flagged { "window*" } else { "window " },
+                w.first_line,
+                w.last_line,
+                w.score,
+                if flushed { "  (flushed)" } else { "" }
+            );
+        }
+        let row = Row::Bag(BagRow::new(self.name(file), w, flushed, kept));
+        self.row(&row)
+    }
+
+    /// An alert, once closed.
+    fn alert(&mut self, a: &Alert, evidence: Option<Evidence>) -> io::Result<()> {
+        if !self.show.alerts {
+            return Ok(());
+        }
+        if self.pretty {
+            return self.pretty_alert(a, evidence);
+        }
+        let row = Row::Alert(AlertRow::new(self.name(a.file), a, evidence));
+        self.row(&row)
+    }
+
+    fn warning(&mut self, message: &str) {
+        eprintln!("warning: {message}");
     }
 }

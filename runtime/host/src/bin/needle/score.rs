@@ -2,7 +2,7 @@
 //! into alerts with evidence, and writes rows.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,9 +18,8 @@ use crate::cli::ScoreArgs;
 use crate::input::{spawn_reader, watch_signals, Event, Source};
 use crate::inspect::load;
 use crate::output::{Output, Show};
-use needle_host::alerts::{Alert, Window};
-use needle_host::engine::{Engine, Evidence, FileScan, Sink, Summary, TimeSettings};
-use needle_host::lines::{Kept, KEPT_BYTES};
+use needle_host::engine::{Engine, FileScan, Sink, Summary, TimeSettings};
+use needle_host::lines::KEPT_BYTES;
 use needle_host::times::reference_year;
 
 /// Batches in flight between the reader thread and the scorer.
@@ -44,24 +43,6 @@ struct Run<'m, 'a, 'e, S: Sink> {
 
 fn is_stdin(path: &Path) -> bool {
     path == Path::new("-")
-}
-
-impl<W: Write> Sink for Output<W> {
-    fn window(
-        &mut self,
-        file: usize,
-        w: &Window<'_>,
-        flushed: bool,
-        kept: &Kept,
-    ) -> io::Result<()> {
-        Output::window(self, file, w, flushed, kept)
-    }
-    fn alert(&mut self, a: &Alert, evidence: Option<Evidence>) -> io::Result<()> {
-        Output::alert(self, a, evidence)
-    }
-    fn warning(&mut self, message: &str) {
-        eprintln!("warning: {message}");
-    }
 }
 
 /// How a run scores, shared by `needle score` and `needle report`.
